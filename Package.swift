@@ -1,0 +1,91 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "tapedeck",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tapedeck", targets: ["tapedeck"]),
+        .library(name: "TapedeckServer", targets: ["TapedeckServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // Wire types, JSON, validation, SSE, errors, ids. No I/O.
+        .target(
+            name: "MessagesAPI",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // Deterministic synthetic answers. No I/O.
+        .target(
+            name: "Synthesis",
+            dependencies: ["MessagesAPI", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // SQLite cassettes, fingerprints, matching.
+        .target(
+            name: "Cassette",
+            dependencies: [
+                "MessagesAPI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Hummingbird application.
+        .target(
+            name: "TapedeckServer",
+            dependencies: [
+                "MessagesAPI", "Synthesis", "Cassette",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tapedeck",
+            dependencies: [
+                "TapedeckServer", "Cassette",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A fake upstream and helpers shared by the test suites.
+        .target(
+            name: "TapedeckTestSupport",
+            dependencies: [
+                "MessagesAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "MessagesAPITests", dependencies: ["MessagesAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "MessagesAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "CassetteTests", dependencies: ["Cassette", "MessagesAPI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TapedeckServerTests",
+            dependencies: [
+                "TapedeckServer", "TapedeckTestSupport", "MessagesAPI", "Cassette",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,31 @@
+import Crypto
+
+/// Ids in the API's format: a prefix, `01`, then 22 base58 characters, derived (never random) from a seed.
+public enum Identifier {
+    static let base58: [Character] = Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+
+    public static let message = "msg_"
+    public static let toolUse = "toolu_"
+    public static let request = "req_"
+
+    /// A deterministic id: the same prefix, seed and label always give the same id.
+    public static func make(prefix: String, seed: [UInt8], label: String = "") -> String {
+        var hasher = SHA256()
+        hasher.update(data: seed)
+        hasher.update(data: Array(prefix.utf8))
+        hasher.update(data: Array(label.utf8))
+        let digest = Array(hasher.finalize())
+        var out = prefix + "01"
+        for i in 0..<22 {
+            out.append(base58[Int(digest[i]) % 58])
+        }
+        return out
+    }
+
+    /// Whether `id` has the API's shape for `prefix`.
+    public static func isWellFormed(_ id: String, prefix: String) -> Bool {
+        guard id.hasPrefix(prefix + "01") else { return false }
+        let body = id.dropFirst(prefix.count)
+        return body.count == 24 && body.allSatisfy { base58.contains($0) }
+    }
+}

@@ -1,0 +1,196 @@
+public import MessagesAPI
+import Crypto
+
+/// Builds deterministic answers to Messages API requests: a function of the request's fingerprint only.
+///
+/// Each answer is assembled from one-token pieces, so thinking, text and tool input share one output budget:
+/// `max_tokens` cuts where the budget runs out, a stop sequence cuts where it first appears, and usage adds up.
+public struct Synthesizer: Sendable {
+    /// User text that makes the real API return redacted thinking; honoured the same way here.
+    public static let redactedThinkingTrigger =
+        "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"
+
+    public init() {}
+
+    /// The complete Message for `request`.
+    /// - Parameters:
+    ///   - request: The validated request.
+    ///   - model: The catalog entry; answers report its dated id.
+    ///   - fingerprint: The request's fingerprint, which seeds everything.
+    public func message(for request: MessagesRequest, model: ModelInfo, fingerprint: Fingerprint) -> JSONValue {
+        var random = SeededGenerator(seed: fingerprint.seed)
+        let maxTokens = request.maxTokens ?? 1024
+        var budget = maxTokens
+        var content: [JSONValue] = []
+        var stopReason = "end_turn"
+        var stopSequence: JSONValue = .null
+        var thinkingTokens = 0
+        let topic = request.lastUserText
+
+        // Thinking comes first and spends from the same budget.
+        switch request.thinking {
+        case .disabled:
+            break
+        case .enabled(_, let omitted), .adaptive(let omitted):
+            if topic.contains(Self.redactedThinkingTrigger) {
+                content.append(["type": "redacted_thinking", "data": .string(signature(fingerprint, label: "redacted", length: 180))])
+                thinkingTokens = 40
+            } else {
+                var composer = TextComposer(seed: random.next())
+                var pieces = composer.thinking(topic: topic, sentences: random.int(in: 2...5))
+                var limit = budget
+                if case .enabled(let budgetTokens, _) = request.thinking { limit = min(limit, budgetTokens) }
+                if case .adaptive = request.thinking { limit = max(1, budget / 2) }
+                if pieces.count > limit { pieces = Array(pieces.prefix(limit)) }
+                thinkingTokens = pieces.count
+                content.append([
+                    "type": "thinking",
+                    "thinking": .string(omitted ? "" : pieces.joined()),
+                    "signature": .string(signature(fingerprint, label: "thinking", length: 120)),
+                ])
+            }
+            budget -= thinkingTokens
+        }
+
+        // Whether this turn calls a tool: forced choices always do; `auto` sometimes does, but never right after
+        // a tool result, so an agent loop driven by synthetic answers always ends.
+        var tool: MessagesRequest.Tool?
+        let callable = request.tools.filter { $0.inputSchema != nil }
+        switch request.toolChoice {
+        case .any: tool = callable.isEmpty ? nil : random.pick(callable)
+        case .tool(let name): tool = callable.first { $0.name == name }
+        case .auto:
+            if !callable.isEmpty, !request.endsWithToolResult, random.chance(50) { tool = random.pick(callable) }
+        case .none: break
+        }
+
+        // Text: a preface before a tool call under `auto`, the whole answer otherwise.
+        var textPieces: [String] = []
+        var composer = TextComposer(seed: random.next())
+        if let tool {
+            if request.toolChoice == .auto {
+                textPieces = TextComposer.pieces(of: "I'll use the \(tool.name) tool for this.")
+            }
+        } else {
+            textPieces = composer.reply(topic: topic, sentences: random.int(in: 1...4))
+            if let first = request.stopSequences.first {
+                // The stop sequence shows up at a deterministic point in the middle of the answer.
+                let at = random.int(in: max(1, textPieces.count / 3)...max(1, textPieces.count * 2 / 3))
+                textPieces.insert(first, at: min(at, textPieces.count))
+            }
+        }
+
+        var text = ""
+        var textTokens = 0
+        var cutByStop = false
+        for piece in textPieces {
+            if textTokens >= budget {
+                stopReason = "max_tokens"
+                break
+            }
+            text += piece
+            textTokens += 1
+            if let (sequence, range) = firstStop(in: text, sequences: request.stopSequences) {
+                text = String(text[..<range.lowerBound])
+                stopReason = "stop_sequence"
+                stopSequence = .string(sequence)
+                cutByStop = true
+                break
+            }
+        }
+        budget -= textTokens
+        if !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
+
+        var toolTokens = 0
+        if let tool, let schema = tool.inputSchema, stopReason == "end_turn", !cutByStop {
+            var instance = SchemaInstance(schema: schema, seed: random.next(), hint: topic)
+            let input = instance.make()
+            toolTokens = 10 + TokenEstimator.count(JSONWriter.string(input))
+            if toolTokens <= budget {
+                content.append([
+                    "type": "tool_use",
+                    "id": .string(Identifier.make(prefix: Identifier.toolUse, seed: fingerprint.bytes, label: tool.name)),
+                    "name": .string(tool.name),
+                    "input": input,
+                    "caller": ["type": "direct"],
+                ])
+                stopReason = "tool_use"
+            } else {
+                toolTokens = budget
+                stopReason = "max_tokens"
+            }
+        }
+        if maxTokens == 0 { stopReason = "max_tokens" }
+
+        let outputTokens = thinkingTokens + textTokens + toolTokens
+        var usage: JSONObject = [
+            "input_tokens": .int(TokenEstimator.inputTokens(for: request)),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation": ["ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0],
+            "output_tokens": .int(outputTokens),
+            "service_tier": "standard",
+            "inference_geo": "not_available",
+        ]
+        if thinkingTokens > 0 { usage["output_tokens_details"] = ["thinking_tokens": .int(thinkingTokens)] }
+
+        return [
+            "model": .string(model.id),
+            "id": .string(Identifier.make(prefix: Identifier.message, seed: fingerprint.bytes)),
+            "type": "message",
+            "role": "assistant",
+            "content": .array(content),
+            "stop_reason": .string(stopReason),
+            "stop_sequence": stopSequence,
+            "stop_details": nil,
+            "usage": .object(usage),
+        ]
+    }
+
+    /// The earliest stop sequence in `text` (ties go to the sequence listed first).
+    func firstStop(in text: String, sequences: [String]) -> (String, Range<String.Index>)? {
+        var best: (String, Range<String.Index>)?
+        for sequence in sequences {
+            if let range = text.firstRange(of: sequence), best.map({ range.lowerBound < $0.1.lowerBound }) ?? true {
+                best = (sequence, range)
+            }
+        }
+        return best
+    }
+
+    /// An opaque base64 string that starts with `E`, like the API's signatures, derived from the fingerprint.
+    func signature(_ fingerprint: Fingerprint, label: String, length: Int) -> String {
+        var bytes: [UInt8] = [0x12]
+        var block = fingerprint.bytes + Array(label.utf8)
+        while bytes.count < length {
+            block = Array(SHA256.hash(data: block))
+            bytes += block
+        }
+        return Base64.encode(Array(bytes.prefix(length)))
+    }
+}
+
+/// Standard base64 with padding; Foundation is not needed for this one job.
+enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 2 < bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
