@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Wire types, JSON, validation, SSE, errors, ids. No I/O.
@@ -54,17 +55,22 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "tapedeck",
+        // The command line: parsing and option resolution, testable by parsing.
+        .target(
+            name: "TapedeckCLI",
             dependencies: [
-                "TapedeckServer", "Cassette",
+                "TapedeckServer", "Cassette", "MessagesAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(name: "tapedeck", dependencies: ["TapedeckCLI"], swiftSettings: swiftSettings),
         // A fake upstream and helpers shared by the test suites.
         .target(
             name: "TapedeckTestSupport",
@@ -78,6 +84,11 @@ let package = Package(
         .testTarget(name: "MessagesAPITests", dependencies: ["MessagesAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "MessagesAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CassetteTests", dependencies: ["Cassette", "MessagesAPI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TapedeckCLITests",
+            dependencies: ["TapedeckCLI", "TapedeckServer", "MessagesAPI"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TapedeckServerTests",
             dependencies: [

@@ -1,2 +1,8 @@
-import ArgumentParser
-@main struct Tapedeck: AsyncParsableCommand {}
+import TapedeckCLI
+
+@main
+enum Main {
+    static func main() async {
+        await TapedeckCommand.main()
+    }
+}

@@ -1,0 +1,1 @@
+// The cassette store arrives with issue 3.

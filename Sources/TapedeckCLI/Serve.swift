@@ -1,0 +1,131 @@
+public import ArgumentParser
+import Hummingbird
+import Logging
+import TapedeckServer
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `tapedeck serve`: run the server.
+public struct Serve: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Serve the Messages API on a local port.",
+        discussion: """
+            Every option also reads an environment variable (TAPEDECK_MODE, TAPEDECK_CASSETTE, TAPEDECK_UPSTREAM, \
+            TAPEDECK_HOST, TAPEDECK_PORT, TAPEDECK_ON_MISS, TAPEDECK_PACE, TAPEDECK_SPEED, TAPEDECK_MATCH_IGNORE, \
+            TAPEDECK_REDACT_HEADER, TAPEDECK_REDACT, TAPEDECK_MAX_BODY, TAPEDECK_LOG_LEVEL); a flag beats its variable.
+            """
+    )
+
+    @Option(help: "replay | record | auto (default: replay).")
+    var mode: String?
+
+    @Option(help: "The cassette file (default: cassettes/default.sqlite).")
+    var cassette: String?
+
+    @Option(help: "Upstream base URL for record and auto (default: https://api.anthropic.com).")
+    var upstream: String?
+
+    @Option(help: "Address to bind (default: 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on; 0 picks a free one (default: 4010).")
+    var port: Int?
+
+    @Option(name: .customLong("on-miss"), help: "synthesize | error when nothing recorded matches (default: synthesize; error when CI=true).")
+    var onMiss: String?
+
+    @Option(help: "instant | recorded: how fast recorded streams replay (default: instant).")
+    var pace: String?
+
+    @Option(help: "Divides recorded gaps with --pace recorded (default: 1).")
+    var speed: Double?
+
+    @Option(name: .customLong("match-ignore"), help: "A JSON path left out of request matching (repeatable).")
+    var matchIgnore: [String] = []
+
+    @Option(name: .customLong("redact-header"), help: "A request header never stored (repeatable).")
+    var redactHeader: [String] = []
+
+    @Option(help: "A regular expression replaced in stored bodies (repeatable).")
+    var redact: [String] = []
+
+    @Option(name: .customLong("max-body"), help: "Largest request body in bytes (default: 33554432).")
+    var maxBody: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error (default: info).")
+    var logLevel: String?
+
+    @Flag(name: .customLong("allow-upstream-in-ci"), help: "Allow record and auto modes when CI=true.")
+    var allowUpstreamInCI = false
+
+    public init() {}
+
+    /// The options as parsed, before the environment is consulted.
+    public var options: ServeOptions {
+        var options = ServeOptions()
+        options.mode = mode
+        options.cassette = cassette
+        options.upstream = upstream
+        options.host = host
+        options.port = port
+        options.onMiss = onMiss
+        options.pace = pace
+        options.speed = speed
+        options.matchIgnore = matchIgnore
+        options.redactHeaders = redactHeader
+        options.redactPatterns = redact
+        options.maxBody = maxBody
+        options.logLevel = logLevel
+        options.allowUpstreamInCI = allowUpstreamInCI
+        return options
+    }
+
+    public func run() async throws {
+        let configuration: TapedeckConfiguration
+        do {
+            configuration = try options.resolve(environment: Self.environment)
+        } catch {
+            printError("tapedeck: \(error.description)")
+            throw ExitCode(2)
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "tapedeck")
+        logger.logLevel = level
+        do {
+            let app = try await buildApplication(configuration: configuration, logger: logger)
+            try await app.runService()
+        } catch let error as ConfigurationError {
+            printError("tapedeck: \(error.description)")
+            throw ExitCode(2)
+        }
+    }
+
+    static var environment: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") {
+                result[String(text[..<eq])] = String(text[text.index(after: eq)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}
+
+func printError(_ message: String) {
+    var line = message + "\n"
+    line.withUTF8 { buffer in
+        _ = write(2, buffer.baseAddress, buffer.count)
+    }
+}

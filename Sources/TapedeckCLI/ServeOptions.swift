@@ -1,0 +1,123 @@
+import MessagesAPI
+public import TapedeckServer
+import Logging
+
+/// The raw `serve` options as given on the command line (`nil` = not given), resolved against the
+/// environment into a configuration. A flag beats its `TAPEDECK_*` variable, which beats the default.
+public struct ServeOptions: Sendable {
+    public var mode: String?
+    public var cassette: String?
+    public var upstream: String?
+    public var host: String?
+    public var port: Int?
+    public var onMiss: String?
+    public var pace: String?
+    public var speed: Double?
+    public var matchIgnore: [String] = []
+    public var redactHeaders: [String] = []
+    public var redactPatterns: [String] = []
+    public var maxBody: Int?
+    public var logLevel: String?
+    public var allowUpstreamInCI = false
+
+    public init() {}
+
+    /// Why options could not be resolved, phrased as what to do.
+    public struct Problem: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Resolves the options against `environment`.
+    public func resolve(environment: [String: String]) throws(Problem) -> TapedeckConfiguration {
+        var configuration = TapedeckConfiguration()
+        let isCI = environment["CI"]?.lowercased() == "true"
+        func value(_ flag: String?, _ variable: String) -> String? {
+            if let flag { return flag }
+            if let env = environment[variable], !env.isEmpty { return env }
+            return nil
+        }
+        func list(_ flags: [String], _ variable: String) -> [String] {
+            if !flags.isEmpty { return flags }
+            return environment[variable].map { $0.split(separator: ",").map { String($0).trimmed } } ?? []
+        }
+
+        if let text = value(mode, "TAPEDECK_MODE") {
+            guard let parsed = TapedeckConfiguration.Mode(rawValue: text) else {
+                throw Problem(description: "Unknown mode '\(text)': use replay, record or auto.")
+            }
+            configuration.mode = parsed
+        }
+        configuration.cassettePath = value(cassette, "TAPEDECK_CASSETTE") ?? configuration.cassettePath
+        configuration.upstream = value(upstream, "TAPEDECK_UPSTREAM") ?? configuration.upstream
+        configuration.host = value(host, "TAPEDECK_HOST") ?? configuration.host
+        if let port {
+            configuration.port = port
+        } else if let text = environment["TAPEDECK_PORT"], !text.isEmpty {
+            guard let n = Int(text) else { throw Problem(description: "TAPEDECK_PORT must be a number, not '\(text)'.") }
+            configuration.port = n
+        }
+        guard (0...65535).contains(configuration.port) else {
+            throw Problem(description: "Port \(configuration.port) is out of range: use 0-65535 (0 picks a free port).")
+        }
+        configuration.onMiss = isCI ? .error : .synthesize
+        if let text = value(onMiss, "TAPEDECK_ON_MISS") {
+            guard let parsed = TapedeckConfiguration.OnMiss(rawValue: text) else {
+                throw Problem(description: "Unknown --on-miss '\(text)': use synthesize or error.")
+            }
+            configuration.onMiss = parsed
+        }
+        if let text = value(pace, "TAPEDECK_PACE") {
+            guard let parsed = TapedeckConfiguration.Pace(rawValue: text) else {
+                throw Problem(description: "Unknown --pace '\(text)': use instant or recorded.")
+            }
+            configuration.pace = parsed
+        }
+        if let speed {
+            configuration.speed = speed
+        } else if let text = environment["TAPEDECK_SPEED"], !text.isEmpty {
+            guard let n = Double(text) else { throw Problem(description: "TAPEDECK_SPEED must be a number, not '\(text)'.") }
+            configuration.speed = n
+        }
+        guard configuration.speed > 0, configuration.speed.isFinite else {
+            throw Problem(description: "--speed must be a positive number (2 replays twice as fast).")
+        }
+        configuration.matchIgnore = list(matchIgnore, "TAPEDECK_MATCH_IGNORE").map(JSONPath.init(parsing:))
+        configuration.redactHeaders = list(redactHeaders, "TAPEDECK_REDACT_HEADER").map { $0.lowercased() }
+        configuration.redactPatterns = redactPatterns.isEmpty
+            ? environment["TAPEDECK_REDACT"].map { [$0] } ?? [] : redactPatterns
+        if let maxBody {
+            configuration.maxBodyBytes = maxBody
+        } else if let text = environment["TAPEDECK_MAX_BODY"], !text.isEmpty {
+            guard let n = Int(text) else { throw Problem(description: "TAPEDECK_MAX_BODY must be a number of bytes.") }
+            configuration.maxBodyBytes = n
+        }
+        guard configuration.maxBodyBytes > 0 else { throw Problem(description: "--max-body must be at least 1 byte.") }
+        if let text = value(logLevel, "TAPEDECK_LOG_LEVEL") {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw Problem(
+                    description: "Unknown --log-level '\(text)': use trace, debug, info, notice, warning, error or critical.")
+            }
+            configuration.logLevel = level
+        }
+        configuration.upstreamKey = environment["TAPEDECK_UPSTREAM_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["ANTHROPIC_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+
+        let allowInCI = allowUpstreamInCI || environment["TAPEDECK_ALLOW_UPSTREAM_IN_CI"]?.lowercased() == "true"
+        if isCI, configuration.mode != .replay, !allowInCI {
+            throw Problem(
+                description:
+                    "Refusing --mode \(configuration.mode.rawValue) because CI=true: a test suite in CI must not call a live API. Pass --allow-upstream-in-ci if you mean it."
+            )
+        }
+        return configuration
+    }
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s = s.dropFirst() }
+        while s.last?.isWhitespace == true { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,54 @@
+public import Logging
+public import MessagesAPI
+
+/// Everything `tapedeck serve` can be told. The command line fills it in; tests build it directly.
+public struct TapedeckConfiguration: Sendable {
+    /// Where answers come from.
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Answer from the cassette; never touch the network.
+        case replay
+        /// Proxy everything to the upstream and save it.
+        case record
+        /// Replay what is recorded, record what is not.
+        case auto
+    }
+
+    /// What replay does when nothing recorded matches.
+    public enum OnMiss: String, Sendable, CaseIterable {
+        case synthesize
+        case error
+    }
+
+    /// How fast recorded streams are replayed.
+    public enum Pace: String, Sendable, CaseIterable {
+        case instant
+        case recorded
+    }
+
+    public var mode: Mode = .replay
+    public var cassettePath: String = "cassettes/default.sqlite"
+    public var upstream: String = "https://api.anthropic.com"
+    public var host: String = "127.0.0.1"
+    public var port: Int = 4010
+    public var onMiss: OnMiss = .synthesize
+    public var pace: Pace = .instant
+    /// Divides recorded gaps when `pace` is `recorded`.
+    public var speed: Double = 1
+    /// Paths ignored by fingerprints, in addition to the defaults.
+    public var matchIgnore: [JSONPath] = []
+    /// Largest request body accepted, in bytes.
+    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    /// Extra request headers never stored.
+    public var redactHeaders: [String] = []
+    /// Patterns replaced by a placeholder in stored bodies and in incoming requests before matching.
+    public var redactPatterns: [String] = []
+    /// Key used upstream when the client sent none.
+    public var upstreamKey: String?
+    public var logLevel: Logger.Level = .info
+    public var models: ModelCatalog = .standard
+
+    public init() {}
+
+    /// All paths ignored by fingerprints.
+    public var ignoredPaths: [JSONPath] { Fingerprint.defaultIgnoredPaths + matchIgnore }
+}

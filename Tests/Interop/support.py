@@ -1,0 +1,260 @@
+"""Support code for the Tapedeck interop suite: starting servers, clients, small helpers.
+
+The suite drives the *built* ``tapedeck`` binary with the official ``anthropic``
+Python SDK (both the 2.x and the 0.x generation, see ``run.sh``).
+
+* ``TAPEDECK_BIN`` names the binary; by default ``<repo>/.build/debug/tapedeck``
+  (a relative value is resolved against the repository root).
+* ``start_tapedeck(*args)`` is a context manager that starts one server on a free
+  port and yields a :class:`TapedeckServer` (``.base_url``, ``.cassette``, ``.output()``).
+* ``tapedeck`` is the session-wide server (synthesize on miss, fresh cassette).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import anthropic
+import httpx
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+DEFAULT_BIN = REPO_ROOT / ".build" / "debug" / "tapedeck"
+
+MODEL = "claude-sonnet-4-5"
+SDK_VERSION = anthropic.__version__
+SDK_MAJOR = int(SDK_VERSION.split(".")[0])
+
+START_TIMEOUT = 30.0  # seconds until the address line and a healthy /_tapedeck/health
+STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
+REQUEST_TIMEOUT = 30.0  # per HTTP request, so a hung response fails instead of blocking the run
+
+_URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)")
+# Fallback: Hummingbird's own "listening on 127.0.0.1:PORT" line, in case the URL line lacks the scheme.
+_LISTEN_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+
+# Ids: prefix + "01" + 22 base58 characters (no 0, O, I, l).
+B58 = "[1-9A-HJ-NP-Za-km-z]"
+MSG_ID_RE = re.compile(rf"^msg_01{B58}{{22}}$")
+TOOLU_ID_RE = re.compile(rf"^toolu_01{B58}{{22}}$")
+REQ_ID_RE = re.compile(rf"^req_01{B58}{{22}}$")
+
+
+# Events the SDK's stream helper synthesizes on top of the wire events (both generations).
+SDK_DERIVED_EVENTS = frozenset({"text", "thinking", "signature", "input_json", "citation"})
+
+
+class TapedeckStartError(RuntimeError):
+    """The binary is missing, exited early, or never became healthy."""
+
+
+def tapedeck_binary() -> Path:
+    """Path of the binary under test: ``$TAPEDECK_BIN`` or the debug build."""
+    value = os.environ.get("TAPEDECK_BIN")
+    if not value:
+        return DEFAULT_BIN
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+def _has_option(args: Sequence[str], name: str) -> bool:
+    return any(a == name or a.startswith(name + "=") for a in args)
+
+
+class TapedeckServer:
+    """One running ``tapedeck serve`` process."""
+
+    def __init__(self, process: subprocess.Popen, argv: list[str], cassette: Optional[Path]):
+        self.process = process
+        self.argv = argv
+        self.cassette = cassette
+        self.port: Optional[int] = None
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
+        # Drain the merged stdout/stderr for the whole life of the process, otherwise the
+        # pipe fills up with request logs and the server blocks.
+        self._reader = threading.Thread(target=self._drain, name="tapedeck-output", daemon=True)
+        self._reader.start()
+
+    @property
+    def base_url(self) -> str:
+        assert self.port is not None, "server not started"
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        """Everything the process has printed so far (stdout and stderr merged)."""
+        with self._lock:
+            return "".join(self._lines)
+
+    def client(self, **kwargs) -> anthropic.Anthropic:
+        return make_client(self.base_url, **kwargs)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._lock:
+                self._lines.append(line)
+            self._queue.put(line)
+        self._queue.put(None)  # EOF
+
+    def _fail(self, why: str) -> "TapedeckStartError":
+        out = self.output().strip() or "(no output)"
+        return TapedeckStartError(f"{why}\ncommand: {' '.join(self.argv)}\n--- tapedeck output ---\n{out}")
+
+    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        fallback_port: Optional[int] = None
+        while self.port is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if fallback_port is not None:
+                    self.port = fallback_port
+                    break
+                raise self._fail(
+                    f"tapedeck printed no line containing http://127.0.0.1:PORT within {timeout:.0f} s"
+                )
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=STOP_TIMEOUT)
+                raise self._fail(f"tapedeck exited with status {self.process.returncode} before it was ready")
+            for m in _URL_RE.finditer(line):
+                if int(m.group(1)) != 0:  # a line printed before binding may still say :0
+                    self.port = int(m.group(1))
+                    break
+            if self.port is None and fallback_port is None:
+                m = _LISTEN_RE.search(line)
+                if m and int(m.group(1)) != 0:
+                    fallback_port = int(m.group(1))
+
+        last_error = "no attempt"
+        with httpx.Client(timeout=2.0) as http:
+            while True:
+                if self.process.poll() is not None:
+                    raise self._fail(f"tapedeck exited with status {self.process.returncode} before it was healthy")
+                try:
+                    r = http.get(f"{self.base_url}/_tapedeck/health")
+                    if r.status_code == 200:
+                        return
+                    last_error = f"HTTP {r.status_code}: {r.text[:200]}"
+                except httpx.HTTPError as e:
+                    last_error = repr(e)
+                if time.monotonic() > deadline:
+                    raise self._fail(
+                        f"GET {self.base_url}/_tapedeck/health did not answer 200 within {timeout:.0f} s "
+                        f"(last: {last_error})"
+                    )
+                time.sleep(0.05)  # polling interval, not synchronisation
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL after ``STOP_TIMEOUT`` seconds. Returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=STOP_TIMEOUT)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def start_tapedeck(*args: str, env: Optional[dict] = None, cwd: Optional[Path] = None) -> Iterator[TapedeckServer]:
+    """Start ``tapedeck serve`` with extra ``args`` and yield the running server.
+
+    Defaults are added for options that ``args`` does not set: ``--port 0``,
+    ``--host 127.0.0.1``, ``--cassette <fresh tmpdir>/x.sqlite`` and
+    ``--on-miss synthesize`` (always explicit: CI runs with ``CI=true``, which
+    would otherwise make misses an error). ``env`` entries are added to (or, with a
+    value of ``None``, removed from) the inherited environment. The process runs in
+    a temporary directory unless ``cwd`` is given.
+    """
+    binary = tapedeck_binary()
+    if not binary.exists():
+        raise TapedeckStartError(
+            f"tapedeck binary not found at {binary}. Build it first (`swift build` in {REPO_ROOT}) "
+            f"or set TAPEDECK_BIN to the binary's path."
+        )
+    if not os.access(binary, os.X_OK):
+        raise TapedeckStartError(f"tapedeck binary at {binary} is not executable")
+
+    with tempfile.TemporaryDirectory(prefix="tapedeck-interop-") as tmp:
+        tmpdir = Path(tmp)
+        extra = list(args)
+        argv = [str(binary), "serve"]
+        if not _has_option(extra, "--port"):
+            argv += ["--port", "0"]
+        if not _has_option(extra, "--host"):
+            argv += ["--host", "127.0.0.1"]
+        cassette: Optional[Path] = None
+        if not _has_option(extra, "--cassette"):
+            cassette = tmpdir / "x.sqlite"
+            argv += ["--cassette", str(cassette)]
+        if not _has_option(extra, "--on-miss"):
+            argv += ["--on-miss", "synthesize"]
+        argv += extra
+
+        proc_env = dict(os.environ)
+        for key, value in (env or {}).items():
+            if value is None:
+                proc_env.pop(key, None)
+            else:
+                proc_env[key] = value
+
+        process = subprocess.Popen(
+            argv,
+            cwd=str(cwd or tmpdir),
+            env=proc_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            errors="replace",
+        )
+        server = TapedeckServer(process, argv, cassette)
+        try:
+            server.wait_until_ready()
+            yield server
+        finally:
+            server.stop()
+
+
+def make_client(base_url: str, **kwargs) -> anthropic.Anthropic:
+    options = dict(api_key="test-key", max_retries=0, timeout=REQUEST_TIMEOUT)
+    options.update(kwargs)
+    return anthropic.Anthropic(base_url=base_url, **options)
+
+
+def user(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def dump(obj) -> object:
+    """A plain JSON-able view of an SDK model (or list of models) for comparisons."""
+    if isinstance(obj, list):
+        return [dump(o) for o in obj]
+    return obj.model_dump(mode="json", exclude_none=True) if hasattr(obj, "model_dump") else obj
+
+
+def text_of(message) -> str:
+    return "".join(b.text for b in message.content if b.type == "text")
