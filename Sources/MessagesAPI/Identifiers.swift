@@ -26,6 +26,6 @@ public enum Identifier {
     public static func isWellFormed(_ id: String, prefix: String) -> Bool {
         guard id.hasPrefix(prefix + "01") else { return false }
         let body = id.dropFirst(prefix.count)
-        return body.count == 24 && body.allSatisfy { base58.contains($0) }
+        return body.count == 24 && body.dropFirst(2).allSatisfy { base58.contains($0) }
     }
 }

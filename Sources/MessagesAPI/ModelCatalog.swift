@@ -63,8 +63,8 @@ public struct ModelInfo: Sendable, Hashable {
             ],
             "lifecycle": "active",
             "line": line.map { .string($0) } ?? .null,
-            "deprecated_at": nil,
-            "retires_at": nil,
+            "deprecated_at": .null,
+            "retires_at": .null,
         ]
     }
 }

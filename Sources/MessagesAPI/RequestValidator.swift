@@ -278,7 +278,7 @@ public struct RequestValidator: Sendable {
             let missing = ids.filter { !answered.contains($0) }
             if !missing.isEmpty {
                 throw .invalidRequest(
-                    "messages.\(i + 1): `tool_use` ids were found without `tool_result` blocks immediately after: \(missing.joined(separator: ", ")). Each `tool_use` block must have a corresponding `tool_result` block in the next message."
+                    "messages.\(i): `tool_use` ids were found without `tool_result` blocks immediately after: \(missing.joined(separator: ", ")). Each `tool_use` block must have a corresponding `tool_result` block in the next message."
                 )
             }
         }

@@ -142,7 +142,7 @@ public struct Synthesizer: Sendable {
             "content": .array(content),
             "stop_reason": .string(stopReason),
             "stop_sequence": stopSequence,
-            "stop_details": nil,
+            "stop_details": .null,
             "usage": .object(usage),
         ]
     }

@@ -18,11 +18,14 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def tapedeck() -> Iterator[TapedeckServer]:
     """The session's server: fresh cassette, synthesized answers."""
+    failure = None
     try:
         with start_tapedeck() as server:
             yield server
     except TapedeckStartError as e:
-        pytest.fail(str(e), pytrace=False)
+        failure = str(e)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,11 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public let reason: Reason
     public let offset: Int
 
+    public init(reason: Reason, offset: Int) {
+        self.reason = reason
+        self.offset = offset
+    }
+
     public var description: String {
         switch reason {
         case .empty: "the body is empty"

@@ -1,0 +1,147 @@
+import MessagesAPI
+import Synthesis
+import Testing
+
+/// Builds a validated request from JSON text and synthesizes its answer.
+func synthesize(_ text: String) throws -> (message: JSONValue, request: MessagesRequest) {
+    let body = try RequestValidator.parseBody(Array(text.utf8))
+    let validator = RequestValidator()
+    let request = try validator.validateShape(body, endpoint: .messages)
+    let model = try validator.validateModel(request)
+    let fingerprint = Fingerprint(method: "POST", path: "/v1/messages", body: .object(body))
+    return (Synthesizer().message(for: request, model: model, fingerprint: fingerprint), request)
+}
+
+func request(_ extra: String = "", prompt: String = "Tell me about tapes", maxTokens: Int = 1024) -> String {
+    #"{"model":"claude-sonnet-4-5","max_tokens":\#(maxTokens),"messages":[{"role":"user","content":"\#(prompt)"}]\#(extra)}"#
+}
+
+func blocks(_ message: JSONValue) -> [JSONValue] { message["content"]?.arrayValue ?? [] }
+func text(_ message: JSONValue) -> String { blocks(message).compactMap { $0["text"]?.stringValue }.joined() }
+
+@Suite("Synthetic answers")
+struct SynthesizerTests {
+    @Test func sameRequestSameAnswerDifferentRequestDifferentAnswer() throws {
+        let a = try synthesize(request()).message
+        let b = try synthesize(request()).message
+        let c = try synthesize(request(prompt: "Something else entirely")).message
+        #expect(JSONWriter.bytes(a) == JSONWriter.bytes(b))
+        #expect(text(a) != text(c))
+        #expect(a["id"] != c["id"])
+    }
+
+    @Test func plainAnswerHasTheMessageShape() throws {
+        let message = try synthesize(request()).message
+        #expect(message.objectValue?.keys == ["model", "id", "type", "role", "content", "stop_reason", "stop_sequence", "stop_details", "usage"])
+        #expect(message["model"] == "claude-sonnet-4-5-20250929")
+        #expect(Identifier.isWellFormed(message["id"]?.stringValue ?? "", prefix: "msg_"))
+        #expect(message["stop_reason"] == "end_turn")
+        #expect(blocks(message).count == 1)
+        #expect(!text(message).isEmpty)
+        let usage = try #require(message["usage"])
+        #expect(usage["output_tokens"]?.intValue == TokenEstimator.count(text(message)))
+        #expect((usage["input_tokens"]?.intValue ?? 0) > 0)
+    }
+
+    @Test func inputTokensMatchTheEstimator() throws {
+        let (message, request) = try synthesize(request(#","system":"Be brief.""#))
+        #expect(message["usage"]?["input_tokens"]?.intValue == TokenEstimator.inputTokens(for: request))
+    }
+
+    @Test(arguments: [1, 3, 5, 12])
+    func maxTokensCutsTheAnswer(_ limit: Int) throws {
+        let message = try synthesize(request(maxTokens: limit)).message
+        #expect(message["stop_reason"] == "max_tokens")
+        #expect(message["usage"]?["output_tokens"]?.intValue == limit)
+        #expect(TokenEstimator.count(text(message)) == limit)
+    }
+
+    @Test(arguments: ["</answer>", "END", "\n\nHuman:"])
+    func stopSequencesAreHitAndLeftOut(_ stop: String) throws {
+        let stopJSON = JSONWriter.string(.string(stop))
+        let message = try synthesize(request(#","stop_sequences":[\#(stopJSON),"never-appears-xyz"]"#)).message
+        #expect(message["stop_reason"] == "stop_sequence")
+        #expect(message["stop_sequence"] == .string(stop))
+        #expect(!text(message).contains(stop))
+        #expect(!text(message).isEmpty)
+    }
+
+    @Test func thinkingComesFirstWithASignature() throws {
+        let message = try synthesize(request(#","thinking":{"type":"enabled","budget_tokens":1024}"#, maxTokens: 2048)).message
+        let first = try #require(blocks(message).first)
+        #expect(first["type"] == "thinking")
+        #expect(first["thinking"]?.stringValue?.isEmpty == false)
+        let signature = try #require(first["signature"]?.stringValue)
+        #expect(signature.hasPrefix("E"))
+        #expect(signature.count % 4 == 0)
+        #expect(blocks(message).last?["type"] == "text")
+        let thinkingTokens = try #require(message["usage"]?["output_tokens_details"]?["thinking_tokens"]?.intValue)
+        #expect(thinkingTokens == TokenEstimator.count(first["thinking"]?.stringValue ?? ""))
+        #expect(message["usage"]?["output_tokens"]?.intValue == thinkingTokens + TokenEstimator.count(text(message)))
+    }
+
+    @Test func omittedThinkingKeepsTheSignature() throws {
+        let message = try synthesize(request(#","thinking":{"type":"adaptive","display":"omitted"}"#)).message
+        let first = try #require(blocks(message).first)
+        #expect(first["thinking"] == "")
+        #expect(first["signature"]?.stringValue?.isEmpty == false)
+    }
+
+    @Test func magicStringGivesRedactedThinking() throws {
+        let prompt = Synthesizer.redactedThinkingTrigger
+        let message = try synthesize(request(#","thinking":{"type":"enabled","budget_tokens":1024}"#, prompt: prompt, maxTokens: 2048)).message
+        #expect(blocks(message).first?["type"] == "redacted_thinking")
+        #expect(blocks(message).first?["data"]?.stringValue?.hasPrefix("E") == true)
+    }
+
+    static let weatherTool = #"{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"location":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]},"days":{"type":"integer","minimum":1,"maximum":7}},"required":["location","unit","days"]}}"#
+
+    @Test func forcedToolChoiceCallsTheTool() throws {
+        let message = try synthesize(request(#","tools":[\#(Self.weatherTool)],"tool_choice":{"type":"tool","name":"get_weather"}"#)).message
+        #expect(message["stop_reason"] == "tool_use")
+        let call = try #require(blocks(message).last)
+        #expect(call["type"] == "tool_use")
+        #expect(call["name"] == "get_weather")
+        #expect(Identifier.isWellFormed(call["id"]?.stringValue ?? "", prefix: "toolu_"))
+        let schema = try JSONParser.parse(Self.weatherTool)["input_schema"]!
+        #expect(violation(of: call["input"]!, against: schema) == nil)
+    }
+
+    @Test func autoSometimesCallsAToolButNeverAfterAToolResult() throws {
+        var called = 0
+        for i in 0..<20 {
+            let message = try synthesize(request(#","tools":[\#(Self.weatherTool)]"#, prompt: "Weather \(i)?")).message
+            if message["stop_reason"] == "tool_use" { called += 1 }
+        }
+        #expect(called > 0 && called < 20)
+        let afterResult = #"{"model":"claude-sonnet-4-5","max_tokens":500,"tools":[\#(Self.weatherTool)],"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"Sunny"}]}]}"#
+        #expect(try synthesize(afterResult).message["stop_reason"] == "end_turn")
+    }
+
+    static let schemas: [String] = [
+        #"{"type":"object","properties":{"a":{"type":"object","properties":{"b":{"type":"array","items":{"type":"object","properties":{"c":{"type":"integer","minimum":10,"maximum":12}},"required":["c"]},"minItems":2,"maxItems":4}},"required":["b"]}},"required":["a"]}"#,
+        #"{"type":"object","properties":{"tags":{"type":"array","items":{"type":"string","enum":["x","y","z"]},"uniqueItems":true,"minItems":2}},"required":["tags"]}"#,
+        #"{"type":"object","properties":{"n":{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1},"m":{"type":"integer","multipleOf":5,"minimum":7,"maximum":40}},"required":["n","m"]}"#,
+        #"{"type":"object","properties":{"s":{"type":"string","minLength":12,"maxLength":14},"d":{"type":"string","format":"date"},"opt":{"type":["string","null"]}},"required":["s","d","opt"]}"#,
+        ##"{"type":"object","$defs":{"pt":{"type":"object","properties":{"x":{"type":"number"},"y":{"type":"number"}},"required":["x","y"]}},"properties":{"p":{"$ref":"#/$defs/pt"},"q":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/pt"}]}},"required":["p","q"]}"##,
+        #"{"type":"object","properties":{"k":{"const":"fixed"},"b":{"type":"boolean"},"e":{"allOf":[{"type":"object","properties":{"u":{"type":"string"}},"required":["u"]},{"properties":{"v":{"type":"integer"}},"required":["v"]}]}},"required":["k","b","e"],"additionalProperties":false}"#,
+    ]
+
+    @Test(arguments: schemas)
+    func toolInputsValidateAgainstTheirSchemas(_ schemaText: String) throws {
+        let schema = try JSONParser.parse(schemaText)
+        for seed in 0..<25 as Range<UInt64> {
+            var instance = SchemaInstance(schema: schema, seed: seed)
+            let value = instance.make()
+            #expect(violation(of: value, against: schema) == nil, "seed \(seed): \(value)")
+        }
+    }
+
+    @Test func countsTokensDeterministically() {
+        #expect(TokenEstimator.count("") == 0)
+        #expect(TokenEstimator.count("hello") == 1)
+        #expect(TokenEstimator.count("hello, world!") == 4)
+        #expect(TokenEstimator.count("internationalization") == 4)
+        #expect(TokenEstimator.count("日本語") == 3)
+    }
+}
