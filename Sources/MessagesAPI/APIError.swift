@@ -55,6 +55,22 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         APIError(status: status, type: "api_error", message: message)
     }
 
+    /// The HTTP status the API uses for an `error.type` (for errors that arrived inside a stream).
+    public static func status(forType type: String) -> Int {
+        switch type {
+        case "invalid_request_error": 400
+        case "authentication_error": 401
+        case "billing_error": 402
+        case "permission_error": 403
+        case "not_found_error": 404
+        case "request_too_large": 413
+        case "rate_limit_error": 429
+        case "timeout_error": 504
+        case "overloaded_error": 529
+        default: 500
+        }
+    }
+
     /// The `error.type` the API uses for an HTTP status.
     public static func type(forStatus status: Int) -> String {
         switch status {

@@ -1,13 +1,25 @@
 public import Hummingbird
+import Cassette
 import HTTPTypes
 public import MessagesAPI
 import NIOCore
 
-/// What a route decided to send: a JSON body or a stream of events, plus where it came from.
+/// What a route decided to send: a JSON body or a stream, plus where it came from.
 public struct Answer: Sendable {
     public enum Body: Sendable {
+        /// A complete body, sent as is.
         case json([UInt8])
+        /// Events built by Tapedeck (synthesized, or rebuilt from a recorded Message), written one by one.
         case events([SSEEvent])
+        /// A recorded stream's raw bytes; with `pacing`, each event goes out at its recorded offset.
+        case recordedStream(bytes: [UInt8], pacing: Pacing?)
+    }
+
+    /// When each piece of a recorded stream is sent: the events' ends and their recorded offsets.
+    public struct Pacing: Sendable {
+        public var events: [(byteEnd: Int, offsetMilliseconds: Int)]
+        /// Divides every offset.
+        public var speed: Double
     }
 
     /// Where an answer came from, reported in the `tapedeck-source` header and the log.
@@ -48,6 +60,27 @@ public struct Answer: Sendable {
                     for event in events {
                         try await writer.write(ByteBuffer(bytes: event.bytes))
                     }
+                    try await writer.finish(nil)
+                }
+            )
+        case .recordedStream(let bytes, let pacing):
+            if fields[.contentType] == nil { fields[.contentType] = "text/event-stream; charset=utf-8" }
+            guard let pacing else {
+                return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+            return Response(
+                status: .init(code: status),
+                headers: fields,
+                body: ResponseBody { writer in
+                    let start = ContinuousClock.now
+                    var sent = 0
+                    for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.count {
+                        let due = start + .milliseconds(Int(Double(event.offsetMilliseconds) / pacing.speed))
+                        try await Task.sleep(until: due, clock: .continuous)
+                        try await writer.write(ByteBuffer(bytes: bytes[sent..<event.byteEnd]))
+                        sent = event.byteEnd
+                    }
+                    if sent < bytes.count { try await writer.write(ByteBuffer(bytes: bytes[sent...])) }
                     try await writer.finish(nil)
                 }
             )

@@ -1,7 +1,10 @@
+import AsyncHTTPClient
+import Cassette
 public import Hummingbird
 public import Logging
 import MessagesAPI
 import NIOCore
+import ServiceLifecycle
 
 /// The paths Tapedeck serves and the methods each accepts; other methods on them get a 405.
 let knownRoutes: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
@@ -10,6 +13,7 @@ let knownRoutes: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
     ("/v1/models", [.get]),
     ("/v1/models/{id}", [.get]),
     ("/_tapedeck/health", [.get]),
+    ("/_tapedeck/reset", [.post]),
 ]
 
 /// Builds the Tapedeck application. Both `tapedeck serve` and the tests call this.
@@ -19,30 +23,57 @@ let knownRoutes: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
 public func buildApplication(configuration: TapedeckConfiguration, logger: Logger) async throws
     -> some ApplicationProtocol
 {
-    if configuration.mode != .replay {
-        throw ConfigurationError.modeNotAvailable(configuration.mode)
+    let redactor: Redactor
+    do {
+        redactor = try Redactor(patterns: configuration.redactPatterns, headers: configuration.redactHeaders)
+    } catch {
+        throw ConfigurationError(description: error.description)
     }
-    let router = buildRouter(configuration: configuration)
+    let tape: Tape
+    do {
+        // Replay never creates a file: an absent cassette is an empty one.
+        tape = try await Tape(path: configuration.cassettePath, create: configuration.mode != .replay)
+    } catch let error as CassetteStore.StoreError {
+        throw ConfigurationError(description: error.description)
+    }
+
+    var services: [any Service] = []
+    var proxy: RecordProxy?
+    if configuration.mode != .replay {
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.timeout = .init(
+            connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
+            read: .seconds(Int64(configuration.upstreamReadTimeout)))
+        // Never follow redirects: the configured upstream is the only host Tapedeck talks to.
+        clientConfiguration.redirectConfiguration = .disallow
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        services.append(HTTPClientService(client: client))
+        proxy = RecordProxy(
+            client: client, upstream: configuration.upstream, tape: tape, redactor: redactor,
+            upstreamKey: configuration.upstreamKey, logger: logger)
+    }
+    let dispatcher = Dispatcher(configuration: configuration, tape: tape, proxy: proxy, redactor: redactor)
+    let router = buildRouter(dispatcher: dispatcher)
     let startupLine = configuration.startupLine
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        services: services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
-            logger.notice("\(startupLine(port))")
+            logger.notice("\(startupLine(port, tape.count))")
         },
         logger: logger
     )
 }
 
-/// The router with every route and middleware; exposed for `app.test(.router)`-style tests.
-public func buildRouter(configuration: TapedeckConfiguration) -> Router<BasicRequestContext> {
+func buildRouter(dispatcher: Dispatcher) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorEnvelopeMiddleware())
-    MessagesController(configuration: configuration).addRoutes(to: router)
-    ModelsController(catalog: configuration.models).addRoutes(to: router)
-    AdminController(configuration: configuration).addRoutes(to: router)
+    MessagesController(dispatcher: dispatcher).addRoutes(to: router)
+    ModelsController(dispatcher: dispatcher).addRoutes(to: router)
+    AdminController(dispatcher: dispatcher).addRoutes(to: router)
     let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options]
     for route in knownRoutes {
         for method in allMethods where !route.methods.contains(method) {
@@ -54,22 +85,29 @@ public func buildRouter(configuration: TapedeckConfiguration) -> Router<BasicReq
     return router
 }
 
+/// Shuts the upstream client down when the application stops.
+struct HTTPClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}
+
 /// A configuration Tapedeck cannot serve, said the way a person can act on.
 public struct ConfigurationError: Error, CustomStringConvertible {
     public let description: String
-
-    static func modeNotAvailable(_ mode: TapedeckConfiguration.Mode) -> Self {
-        .init(description: "--mode \(mode.rawValue) is not available in this build yet; use --mode replay.")
-    }
 }
 
 extension TapedeckConfiguration {
     /// The one line printed at start-up: mode, where to point clients, cassette and upstream.
-    func startupLine(_ port: Int) -> String {
+    func startupLine(_ port: Int, _ recordings: Int) -> String {
         let address = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         var line = "tapedeck \(mode.rawValue) on \(address) (set ANTHROPIC_BASE_URL=\(address))"
-        line += " cassette=\(cassettePath)"
-        line += mode == .replay ? " on-miss=\(onMiss.rawValue)" : " upstream=\(upstream)"
+        line += " cassette=\(cassettePath) (\(recordings) recorded)"
+        if mode != .replay { line += " upstream=\(upstream)" }
+        if mode != .record { line += " on-miss=\(onMiss.rawValue)" }
         return line
     }
 }

@@ -3,78 +3,58 @@ import MessagesAPI
 import NIOCore
 import Synthesis
 
-/// `POST /v1/messages` and `POST /v1/messages/count_tokens`: parse, validate, then answer.
-public struct MessagesController: Sendable {
-    let configuration: TapedeckConfiguration
+/// `POST /v1/messages` and `POST /v1/messages/count_tokens`.
+struct MessagesController: Sendable {
+    let dispatcher: Dispatcher
     let validator: RequestValidator
     let synthesizer = Synthesizer()
 
-    public init(configuration: TapedeckConfiguration) {
-        self.configuration = configuration
-        self.validator = RequestValidator(catalog: configuration.models)
+    init(dispatcher: Dispatcher) {
+        self.dispatcher = dispatcher
+        self.validator = RequestValidator(catalog: dispatcher.configuration.models)
     }
 
-    public func addRoutes(to router: Router<some RequestContext>) {
-        router.post("/v1/messages") { request, context in
-            try await self.createMessage(request, context: context).response()
+    func addRoutes(to router: Router<some RequestContext>) {
+        router.post("/v1/messages") { request, _ in
+            let exchange = try await dispatcher.exchange(for: request, hasBody: true)
+            return try await dispatcher.respond(to: exchange) { exchange in try await self.createMessage(exchange) }
         }
-        router.post("/v1/messages/count_tokens") { request, context in
-            try await self.countTokens(request, context: context).response()
-        }
-    }
-
-    /// Reads the body, refusing more than the configured limit with the API's 413.
-    func readBody(_ request: Request) async throws -> JSONObject {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError.requestTooLarge(limit: configuration.maxBodyBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError.requestTooLarge(limit: configuration.maxBodyBytes)
-        }
-        return try buffer.withUnsafeReadableBytes { raw throws(APIError) in
-            try RequestValidator.parseBody(raw.bindMemory(to: UInt8.self))
+        router.post("/v1/messages/count_tokens") { request, _ in
+            let exchange = try await dispatcher.exchange(for: request, hasBody: true)
+            return try await dispatcher.respond(to: exchange) { exchange in try await self.countTokens(exchange) }
         }
     }
 
-    func createMessage(_ request: Request, context: some RequestContext) async throws -> Answer {
-        let body = try await readBody(request)
+    /// Nothing recorded answers this request: validate it as the API would, then synthesize (or refuse).
+    func createMessage(_ exchange: Dispatcher.Exchange) async throws -> Answer {
+        let body = exchange.body?.objectValue ?? JSONObject()
         let parsed = try validator.validateShape(body, endpoint: .messages)
-        let fingerprint = Fingerprint(
-            method: "POST", path: request.uri.path, body: .object(body), ignoring: configuration.ignoredPaths)
+        if dispatcher.configuration.onMiss == .error { throw try await dispatcher.missError(for: exchange) }
         let model = try validator.validateModel(parsed)
-        let message = synthesizer.message(for: parsed, model: model, fingerprint: fingerprint)
-        return synthesizedAnswer(message, stream: parsed.stream, fingerprint: fingerprint)
-    }
-
-    func synthesizedAnswer(_ message: JSONValue, stream: Bool, fingerprint: Fingerprint) -> Answer {
-        let headers = [
-            ("request-id", Identifier.make(prefix: Identifier.request, seed: fingerprint.bytes, label: "request")),
-            ("anthropic-organization-id", Self.organizationID),
-        ]
-        if stream {
-            let events = StreamBuilder(seed: fingerprint.seed).events(for: message)
+        let message = synthesizer.message(for: parsed, model: model, fingerprint: exchange.fingerprint)
+        let headers = Self.headers(for: exchange.fingerprint)
+        if parsed.stream {
+            let events = StreamBuilder(seed: exchange.fingerprint.seed).events(for: message)
             return Answer(headers: headers, body: .events(events), source: .synthesized)
         }
         return Answer(headers: headers, body: .json(JSONWriter.bytes(message)), source: .synthesized)
     }
 
-    func countTokens(_ request: Request, context: some RequestContext) async throws -> Answer {
-        let body = try await readBody(request)
+    func countTokens(_ exchange: Dispatcher.Exchange) async throws -> Answer {
+        let body = exchange.body?.objectValue ?? JSONObject()
         let parsed = try validator.validateShape(body, endpoint: .countTokens)
+        if dispatcher.configuration.onMiss == .error { throw try await dispatcher.missError(for: exchange) }
         _ = try validator.validateModel(parsed)
-        let fingerprint = Fingerprint(
-            method: "POST", path: request.uri.path, body: .object(body), ignoring: configuration.ignoredPaths)
         let json: JSONValue = ["input_tokens": .int(TokenEstimator.inputTokens(for: parsed))]
-        return Answer(
-            headers: [
-                ("request-id", Identifier.make(prefix: Identifier.request, seed: fingerprint.bytes, label: "request")),
-                ("anthropic-organization-id", Self.organizationID),
-            ],
-            body: .json(JSONWriter.bytes(json)),
-            source: .synthesized
-        )
+        return Answer(headers: Self.headers(for: exchange.fingerprint), body: .json(JSONWriter.bytes(json)), source: .synthesized)
+    }
+
+    /// Headers of a synthesized answer: a request id derived from the request, and an organization id.
+    static func headers(for fingerprint: Fingerprint) -> [(String, String)] {
+        [
+            ("request-id", Identifier.make(prefix: Identifier.request, seed: fingerprint.bytes, label: "request")),
+            ("anthropic-organization-id", organizationID),
+        ]
     }
 
     /// A fixed organization id: real responses carry one, and clients may log it.

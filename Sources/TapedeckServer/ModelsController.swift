@@ -1,18 +1,21 @@
 public import Hummingbird
 public import MessagesAPI
 
-/// `GET /v1/models` (paginated like the API, `has_more` always present) and `GET /v1/models/{id}`.
-public struct ModelsController: Sendable {
-    let catalog: ModelCatalog
+/// `GET /v1/models` (paginated like the API, `has_more` always present) and `GET /v1/models/{id}`: recorded
+/// answers when there are some, the catalog otherwise.
+struct ModelsController: Sendable {
+    let dispatcher: Dispatcher
+    var catalog: ModelCatalog { dispatcher.configuration.models }
 
-    public init(catalog: ModelCatalog) { self.catalog = catalog }
-
-    public func addRoutes(to router: Router<some RequestContext>) {
+    func addRoutes(to router: Router<some RequestContext>) {
         router.get("/v1/models") { request, _ in
-            try self.list(query: request.uri.queryParameters).response()
+            let exchange = try await dispatcher.exchange(for: request, hasBody: false)
+            return try await dispatcher.respond(to: exchange) { _ in try self.list(query: request.uri.queryParameters) }
         }
-        router.get("/v1/models/{id}") { _, context in
-            try self.retrieve(id: context.parameters.get("id") ?? "").response()
+        router.get("/v1/models/{id}") { request, context in
+            let exchange = try await dispatcher.exchange(for: request, hasBody: false)
+            let id = context.parameters.get("id") ?? ""
+            return try await dispatcher.respond(to: exchange) { _ in try self.retrieve(id: id) }
         }
     }
 

@@ -44,6 +44,10 @@ public struct TapedeckConfiguration: Sendable {
     public var redactPatterns: [String] = []
     /// Key used upstream when the client sent none.
     public var upstreamKey: String?
+    /// Seconds to wait for the upstream to accept a connection.
+    public var upstreamConnectTimeout: Int = 10
+    /// Seconds the upstream may stay silent mid-answer before the call fails with a 504.
+    public var upstreamReadTimeout: Int = 600
     public var logLevel: Logger.Level = .info
     public var models: ModelCatalog = .standard
 

@@ -6,25 +6,33 @@ public struct SSEParser: Sendable {
     private var buffer: [UInt8] = []
     private var name: String?
     private var dataLines: [String] = []
+    /// Bytes consumed before `buffer` starts.
+    private var consumed = 0
 
     public init() {}
 
     /// Consumes `bytes` and returns the events they complete.
     public mutating func feed(_ bytes: some Sequence<UInt8>) -> [SSEEvent] {
+        feedLocated(bytes).map(\.event)
+    }
+
+    /// Like `feed`, with each event's end: the offset in the whole stream just past its closing blank line.
+    public mutating func feedLocated(_ bytes: some Sequence<UInt8>) -> [(event: SSEEvent, end: Int)] {
         buffer.append(contentsOf: bytes)
-        var events: [SSEEvent] = []
+        var events: [(event: SSEEvent, end: Int)] = []
         var lineStart = 0
         var i = 0
         while i < buffer.count {
             if buffer[i] == 0x0A {
                 var lineEnd = i
                 if lineEnd > lineStart, buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                if let event = handleLine(buffer[lineStart..<lineEnd]) { events.append(event) }
+                if let event = handleLine(buffer[lineStart..<lineEnd]) { events.append((event, consumed + i + 1)) }
                 lineStart = i + 1
             }
             i += 1
         }
         buffer.removeFirst(lineStart)
+        consumed += lineStart
         return events
     }
 

@@ -1,1 +1,0 @@
-// The cassette store arrives with issue 3.

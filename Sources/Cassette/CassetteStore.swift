@@ -1,0 +1,207 @@
+import Foundation
+public import GRDB
+public import MessagesAPI
+
+/// A cassette: one SQLite file (WAL) holding interactions, safe for several processes recording at once.
+///
+/// All database work goes through GRDB's async API, so it runs on GRDB's own queues, never on an event loop.
+public final class CassetteStore: Sendable {
+    /// Highest schema version this build understands.
+    public static let schemaVersion = 1
+
+    public let path: String
+    let pool: DatabasePool
+
+    /// Why a cassette could not be used, said so a person can act on it.
+    public struct StoreError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Opens (creating when `create` is true) the cassette at `path` and brings its schema up to date.
+    public init(path: String, create: Bool = true) throws {
+        self.path = path
+        let fileManager = FileManager.default
+        if !fileManager.fileExists(atPath: path) {
+            guard create else { throw StoreError(description: "\(path): no such cassette") }
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        } else if let handle = FileHandle(forReadingAtPath: path) {
+            // Refuse files that are not SQLite before SQLite gets a chance to misread them.
+            let header = (try? handle.read(upToCount: 16)) ?? Data()
+            try? handle.close()
+            if !header.isEmpty && header != Data("SQLite format 3\0".utf8) {
+                throw StoreError(description: "\(path): not a cassette (not an SQLite database)")
+            }
+        }
+        var configuration = Configuration()
+        // Other processes may be writing; wait for them rather than failing.
+        configuration.busyMode = .timeout(15)
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL: a committed transaction survives a process crash, and writers never block readers.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw StoreError(description: "\(path): cannot open cassette: \(error.message ?? "\(error)")")
+        }
+        try Self.migrate(pool, path: path)
+    }
+
+    static func migrate(_ pool: DatabasePool, path: String) throws {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE interaction (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    recorded_at TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    query TEXT,
+                    fingerprint TEXT NOT NULL,
+                    occurrence INTEGER NOT NULL,
+                    request_headers TEXT NOT NULL,
+                    request_body BLOB NOT NULL,
+                    status INTEGER NOT NULL,
+                    response_headers TEXT NOT NULL,
+                    response_body BLOB NOT NULL,
+                    is_stream INTEGER NOT NULL,
+                    events TEXT,
+                    message TEXT,
+                    model TEXT,
+                    UNIQUE (fingerprint, occurrence)
+                );
+                CREATE INDEX interaction_path ON interaction (method, path);
+                CREATE TABLE cassette_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                INSERT INTO cassette_meta (key, value) VALUES ('schema_version', '1');
+                """)
+        }
+        do {
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
+            }
+            try migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Fingerprint → occurrences (ascending) with their row ids: the whole matching index, small enough to keep in memory.
+    public func index() async throws -> [String: [(occurrence: Int, id: Int64)]] {
+        try await pool.read { db in
+            var index: [String: [(occurrence: Int, id: Int64)]] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT fingerprint, occurrence, id FROM interaction ORDER BY fingerprint, occurrence")
+            while let row = try rows.next() {
+                index[row[0], default: []].append((occurrence: row[1], id: row[2]))
+            }
+            return index
+        }
+    }
+
+    /// The interaction with row id `id`.
+    public func interaction(id: Int64) async throws -> Interaction? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM interaction WHERE id = ?", arguments: [id]).map(Self.interaction(from:))
+        }
+    }
+
+    /// The recorded interactions for one fingerprint, by occurrence.
+    public func interactions(fingerprint: String) async throws -> [Interaction] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE fingerprint = ? ORDER BY occurrence", arguments: [fingerprint])
+                .map(Self.interaction(from:))
+        }
+    }
+
+    /// All interactions for a method and path (used to explain misses).
+    public func interactions(method: String, path: String) async throws -> [Interaction] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE method = ? AND path = ? ORDER BY id", arguments: [method, path])
+                .map(Self.interaction(from:))
+        }
+    }
+
+    /// Every interaction, in id order.
+    public func all() async throws -> [Interaction] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM interaction ORDER BY id").map(Self.interaction(from:))
+        }
+    }
+
+    public func count() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM interaction") ?? 0 }
+    }
+
+    /// `PRAGMA integrity_check`'s verdict: `"ok"` for a sound file.
+    public func integrityCheck() async throws -> String {
+        try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+
+    // MARK: - Writing
+
+    /// Saves an interaction in one transaction; a stored interaction with the same fingerprint and occurrence is
+    /// replaced, so re-recording a suite does not grow the cassette. Returns the row id.
+    @discardableResult
+    public func save(_ interaction: Interaction) async throws -> Int64 {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO interaction (recorded_at, method, path, query, fingerprint, occurrence, request_headers,
+                        request_body, status, response_headers, response_body, is_stream, events, message, model)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (fingerprint, occurrence) DO UPDATE SET
+                        recorded_at = excluded.recorded_at, method = excluded.method, path = excluded.path,
+                        query = excluded.query, request_headers = excluded.request_headers,
+                        request_body = excluded.request_body, status = excluded.status,
+                        response_headers = excluded.response_headers, response_body = excluded.response_body,
+                        is_stream = excluded.is_stream, events = excluded.events, message = excluded.message,
+                        model = excluded.model
+                    """,
+                arguments: [
+                    interaction.recordedAt, interaction.method, interaction.path, interaction.query,
+                    interaction.fingerprint, interaction.occurrence,
+                    JSONWriter.string(interaction.requestHeaders.json), Data(interaction.requestBody),
+                    interaction.status, JSONWriter.string(interaction.responseHeaders.json),
+                    Data(interaction.responseBody), interaction.isStream,
+                    interaction.isStream ? JSONWriter.string(interaction.events.json) : nil,
+                    interaction.message.map(JSONWriter.string), interaction.model,
+                ])
+            return try Int64.fetchOne(
+                db, sql: "SELECT id FROM interaction WHERE fingerprint = ? AND occurrence = ?",
+                arguments: [interaction.fingerprint, interaction.occurrence]) ?? db.lastInsertedRowID
+        }
+    }
+
+    /// Deletes interactions by id; returns how many existed.
+    @discardableResult
+    public func delete(ids: [Int64]) async throws -> Int {
+        try await pool.write { db in
+            var removed = 0
+            for id in ids {
+                try db.execute(sql: "DELETE FROM interaction WHERE id = ?", arguments: [id])
+                removed += db.changesCount
+            }
+            return removed
+        }
+    }
+
+    static func interaction(from row: Row) -> Interaction {
+        let requestBody: Data = row["request_body"] ?? Data()
+        let responseBody: Data = row["response_body"] ?? Data()
+        let events: String? = row["events"]
+        let message: String? = row["message"]
+        let requestHeaders: String = row["request_headers"] ?? "[]"
+        let responseHeaders: String = row["response_headers"] ?? "[]"
+        return Interaction(
+            id: row["id"], recordedAt: row["recorded_at"], method: row["method"], path: row["path"], query: row["query"],
+            fingerprint: row["fingerprint"], occurrence: row["occurrence"],
+            requestHeaders: [HeaderPair](json: try? JSONParser.parse(requestHeaders)),
+            requestBody: Array(requestBody), status: row["status"],
+            responseHeaders: [HeaderPair](json: try? JSONParser.parse(responseHeaders)),
+            responseBody: Array(responseBody), isStream: row["is_stream"],
+            events: [Interaction.Event](json: events.flatMap { try? JSONParser.parse($0) }),
+            message: message.flatMap { try? JSONParser.parse($0) }, model: row["model"])
+    }
+}

@@ -1,0 +1,144 @@
+public import MessagesAPI
+import Synchronization
+
+/// A cassette in use by one server: the store, an in-memory index of what it holds, and the occurrence
+/// counters of the current run.
+///
+/// The k-th identical request of a run gets occurrence k; replay answers it with the k-th recording, or the last
+/// one when there are fewer. Recording occurrence k replaces a stored occurrence k.
+public final class Tape: Sendable {
+    public let path: String
+    private let openStore: @Sendable () throws -> CassetteStore
+    private let state: Mutex<State>
+
+    struct State {
+        var store: CassetteStore?
+        var index: [String: [(occurrence: Int, id: Int64)]] = [:]
+        var counters: [String: Int] = [:]
+        var cache: [Int64: Interaction] = [:]
+    }
+
+    /// Opens the cassette at `path`. With `create` false, an absent file is an empty cassette and no file is made
+    /// until something is recorded.
+    public init(path: String, create: Bool) async throws {
+        self.path = path
+        openStore = { try CassetteStore(path: path, create: true) }
+        var initial = State()
+        if let store = try Self.openIfPresent(path: path, create: create) {
+            initial.store = store
+            initial.index = try await store.index()
+        }
+        state = Mutex(initial)
+    }
+
+    static func openIfPresent(path: String, create: Bool) throws -> CassetteStore? {
+        if create { return try CassetteStore(path: path, create: true) }
+        do {
+            return try CassetteStore(path: path, create: false)
+        } catch let error as CassetteStore.StoreError where error.description.hasSuffix("no such cassette") {
+            return nil
+        }
+    }
+
+    /// The store, opened (and created) on first need.
+    public func store() throws -> CassetteStore {
+        if let store = state.withLock({ $0.store }) { return store }
+        let store = try openStore()
+        return state.withLock { state in
+            if let existing = state.store { return existing }
+            state.store = store
+            return store
+        }
+    }
+
+    /// Claims the next occurrence number for `fingerprint` in this run (1-based).
+    public func nextOccurrence(of fingerprint: Fingerprint) -> Int {
+        state.withLock { state in
+            let next = state.counters[fingerprint.hex, default: 0] + 1
+            state.counters[fingerprint.hex] = next
+            return next
+        }
+    }
+
+    /// The recording that answers occurrence `occurrence` of `fingerprint`, if any.
+    public func recording(for fingerprint: Fingerprint, occurrence: Int) async throws -> Interaction? {
+        let found: (id: Int64, cached: Interaction?)? = state.withLock { state in
+            guard let entries = state.index[fingerprint.hex], !entries.isEmpty else { return nil }
+            // Entries are sorted by occurrence: take occurrence k, or the last one below it (past the end, the
+            // last repeats); a request earlier than every recording gets the first.
+            let chosen = entries.last { $0.occurrence <= occurrence } ?? entries[0]
+            return (chosen.id, state.cache[chosen.id])
+        }
+        guard let found else { return nil }
+        if let cached = found.cached { return cached }
+        guard let interaction = try await store().interaction(id: found.id) else { return nil }
+        state.withLock { $0.cache[found.id] = interaction }
+        return interaction
+    }
+
+    /// Whether anything is recorded for `fingerprint`.
+    public func contains(_ fingerprint: Fingerprint) -> Bool {
+        state.withLock { $0.index[fingerprint.hex]?.isEmpty == false }
+    }
+
+    /// Saves `interaction` and makes it visible to replay.
+    @discardableResult
+    public func record(_ interaction: Interaction) async throws -> Int64 {
+        let id = try await store().save(interaction)
+        state.withLock { state in
+            var entries = state.index[interaction.fingerprint, default: []]
+            entries.removeAll { $0.occurrence == interaction.occurrence }
+            entries.append((interaction.occurrence, id))
+            entries.sort { $0.occurrence < $1.occurrence }
+            state.index[interaction.fingerprint] = entries
+            var stored = interaction
+            stored.id = id
+            state.cache[id] = stored
+        }
+        return id
+    }
+
+    /// Rewinds the occurrence counters (`POST /_tapedeck/reset`).
+    public func rewind() {
+        state.withLock { $0.counters = [:] }
+    }
+
+    /// How many interactions the index knows.
+    public var count: Int { state.withLock { $0.index.values.reduce(0) { $0 + $1.count } } }
+
+    /// Explains a miss: the recording closest to `body` on the same method and path, and the first JSON path
+    /// where they differ, in the words of `--on-miss error`.
+    public func explainMiss(method: String, path: String, body: JSONValue?, ignoring: [JSONPath]) async throws -> String {
+        let candidates: [Interaction]
+        if state.withLock({ $0.store }) == nil {
+            candidates = []
+        } else {
+            candidates = try await store().interactions(method: method, path: path)
+        }
+        guard !candidates.isEmpty else {
+            return "no recorded interaction matches; the cassette has no recordings for \(method) \(path)"
+        }
+        let mine = body?.removing(ignoring) ?? .null
+        let mineBytes = JSONWriter.canonicalBytes(mine)
+        // The closest recording shares the longest canonical prefix with the request.
+        var best: (Interaction, JSONValue, Int)?
+        for candidate in candidates {
+            let theirs = candidate.requestJSON?.removing(ignoring) ?? .null
+            let bytes = JSONWriter.canonicalBytes(theirs)
+            let shared = zip(mineBytes, bytes).prefix { $0 == $1 }.count
+            if best == nil || shared > best!.2 { best = (candidate, theirs, shared) }
+        }
+        guard let (closest, theirs, _) = best else { return "no recorded interaction matches" }
+        let where_ = theirs.firstDifference(from: mine)
+        let label = "interaction \(closest.id ?? 0)"
+        guard let difference = where_ else {
+            return "no recorded interaction matches; closest is \(label)"
+        }
+        func show(_ value: JSONValue?) -> String {
+            guard let value else { return "(absent)" }
+            let text = JSONWriter.string(value)
+            return text.count > 80 ? String(text.prefix(77)) + "..." : text
+        }
+        return "no recorded interaction matches; closest differs at \(difference.path): \(show(difference.mine)) vs \(show(difference.theirs)) (recorded \(label) vs this request)"
+    }
+}

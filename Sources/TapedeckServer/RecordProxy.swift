@@ -1,0 +1,203 @@
+import AsyncHTTPClient
+import Cassette
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MessagesAPI
+import NIOCore
+import NIOHTTP1
+
+/// A request on its way to the upstream, with what the cassette will keep of it.
+struct ForwardedRequest: Sendable {
+    var method: String
+    var path: String
+    var query: String?
+    var headers: [(String, String)]
+    /// The body exactly as the client sent it: this is what the upstream gets.
+    var body: [UInt8]
+    /// The body as stored: redacted when patterns are configured.
+    var storedBody: [UInt8]
+    var fingerprint: Fingerprint
+    var occurrence: Int
+    var model: String?
+}
+
+/// Forwards requests to the upstream and records the answers: bytes reach the client as they arrive, unchanged,
+/// while a copy is parsed into events for the cassette.
+///
+/// A recording is committed before the client gets the end of the answer (the whole body for JSON, the
+/// terminal `message_stop` or `error` event for streams), so a completed response means a saved recording.
+/// A client that hangs up, or an upstream that breaks off, leaves nothing in the cassette.
+final class RecordProxy: Sendable {
+    let client: HTTPClient
+    let upstream: String
+    let tape: Tape
+    let redactor: Redactor
+    let upstreamKey: String?
+    let logger: Logger
+
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host",
+        "content-length", "accept-encoding", "content-encoding",
+    ]
+    /// Response headers worth keeping: what SDKs read, and what replays must reproduce.
+    static func isStoredResponseHeader(_ lower: String) -> Bool {
+        ["request-id", "retry-after", "retry-after-ms", "x-should-retry", "content-type", "cache-control",
+            "anthropic-organization-id", "anthropic-workspace-id"].contains(lower)
+            || lower.hasPrefix("anthropic-ratelimit-")
+    }
+
+    init(client: HTTPClient, upstream: String, tape: Tape, redactor: Redactor, upstreamKey: String?, logger: Logger) {
+        self.client = client
+        var base = upstream
+        while base.hasSuffix("/") { base.removeLast() }
+        self.upstream = base
+        self.tape = tape
+        self.redactor = redactor
+        self.upstreamKey = upstreamKey
+        self.logger = logger
+    }
+
+    func forward(_ forwarded: ForwardedRequest) async throws -> Response {
+        var request = HTTPClientRequest(url: upstream + forwarded.path + (forwarded.query.map { "?" + $0 } ?? ""))
+        request.method = HTTPMethod(rawValue: forwarded.method)
+        var hasAuth = false
+        var storedRequestHeaders: [HeaderPair] = []
+        for (name, value) in forwarded.headers {
+            let lower = name.lowercased()
+            if Self.hopByHop.contains(lower) || lower.hasPrefix("tapedeck-") { continue }
+            if lower == "authorization" || lower == "x-api-key" { hasAuth = true }
+            request.headers.add(name: name, value: value)
+            if !redactor.isSecret(header: lower) { storedRequestHeaders.append(HeaderPair(lower, value)) }
+        }
+        if !hasAuth, let upstreamKey { request.headers.add(name: "x-api-key", value: upstreamKey) }
+        // Uncompressed, so the bytes can be parsed on the way through and stored as the client gets them.
+        request.headers.replaceOrAdd(name: "accept-encoding", value: "identity")
+        if !forwarded.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: forwarded.body)) }
+
+        let start = ContinuousClock.now
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .hours(24), logger: logger)
+        } catch {
+            throw Self.upstreamError(error, upstream: upstream)
+        }
+
+        let status = Int(response.status.code)
+        var clientHeaders = HTTPFields()
+        var storedHeaders: [HeaderPair] = []
+        for header in response.headers {
+            let lower = header.name.lowercased()
+            if Self.hopByHop.contains(lower) { continue }
+            if let name = HTTPField.Name(header.name) { clientHeaders.append(HTTPField(name: name, value: header.value)) }
+            if Self.isStoredResponseHeader(lower) { storedHeaders.append(HeaderPair(lower, header.value)) }
+        }
+        clientHeaders[.tapedeckSource] = "proxied"
+        let isStream = response.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
+
+        let template = Interaction(
+            recordedAt: Date().ISO8601Format(), method: forwarded.method, path: forwarded.path, query: forwarded.query,
+            fingerprint: forwarded.fingerprint.hex, occurrence: forwarded.occurrence,
+            requestHeaders: storedRequestHeaders, requestBody: forwarded.storedBody, status: status,
+            responseHeaders: storedHeaders, responseBody: [], isStream: isStream, events: [], message: nil,
+            model: forwarded.model)
+
+        guard isStream else {
+            var body = ByteBuffer()
+            do {
+                for try await chunk in response.body { body.writeImmutableBuffer(chunk) }
+            } catch {
+                throw Self.upstreamError(error, upstream: upstream)
+            }
+            var interaction = template
+            interaction.responseBody = redactor.redact(bytes: Array(body.readableBytesView))
+            await save(interaction)
+            return Response(status: .init(code: status), headers: clientHeaders, body: .init(byteBuffer: body))
+        }
+
+        let logger = self.logger
+        let upstream = self.upstream
+        return Response(
+            status: .init(code: status),
+            headers: clientHeaders,
+            body: ResponseBody { writer in
+                var parser = SSEParser()
+                var raw: [UInt8] = []
+                var events: [Interaction.Event] = []
+                var held: [ByteBuffer] = []
+                var ended = false
+                var iterator = response.body.makeAsyncIterator()
+                while true {
+                    let chunk: ByteBuffer?
+                    do {
+                        chunk = try await iterator.next()
+                    } catch {
+                        // The upstream broke off: pass on what came, record nothing, and end the connection the
+                        // same abrupt way so the client sees what really happened.
+                        logger.warning("Upstream stream broke off; nothing recorded", metadata: ["error": "\(error)", "upstream": "\(upstream)"])
+                        for buffer in held { try await writer.write(buffer) }
+                        throw error
+                    }
+                    guard let chunk else { break }
+                    let bytes = Array(chunk.readableBytesView)
+                    raw.append(contentsOf: bytes)
+                    let offset = Self.milliseconds(since: start)
+                    for (event, end) in parser.feedLocated(bytes) {
+                        events.append(.init(offsetMilliseconds: offset, byteEnd: end, name: event.name, data: event.data))
+                        if event.name == "message_stop" || event.name == "error" { ended = true }
+                    }
+                    if ended { held.append(chunk) } else { try await writer.write(chunk) }
+                }
+                for event in parser.finish() {
+                    events.append(.init(offsetMilliseconds: Self.milliseconds(since: start), byteEnd: raw.count, name: event.name, data: event.data))
+                }
+                var interaction = template
+                (interaction.responseBody, interaction.events) = self.redacted(raw: raw, events: events)
+                interaction.message = MessageAssembler.assemble(
+                    interaction.events.map { SSEEvent(name: $0.name, data: $0.data) }).assembled
+                await self.save(interaction)
+                for buffer in held { try await writer.write(buffer) }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    /// Raw bytes and events with redaction applied; offsets are kept per event.
+    func redacted(raw: [UInt8], events: [Interaction.Event]) -> ([UInt8], [Interaction.Event]) {
+        guard !redactor.isEmpty else { return (raw, events) }
+        let bytes = redactor.redact(bytes: raw)
+        var parser = SSEParser()
+        let located = parser.feedLocated(bytes) + parser.finish().map { ($0, bytes.count) }
+        let rebuilt = located.enumerated().map { i, pair in
+            Interaction.Event(
+                offsetMilliseconds: i < events.count ? events[i].offsetMilliseconds : (events.last?.offsetMilliseconds ?? 0),
+                byteEnd: pair.1, name: pair.0.name, data: pair.0.data)
+        }
+        return (bytes, rebuilt)
+    }
+
+    func save(_ interaction: Interaction) async {
+        do {
+            let id = try await tape.record(interaction)
+            logger.debug("Recorded", metadata: ["interaction.id": "\(id)", "fingerprint": "\(interaction.fingerprint.prefix(12))"])
+        } catch {
+            // The answer still reaches the client; the log says loudly that it was not kept.
+            logger.error("Could not save the recording", metadata: ["cassette": "\(tape.path)", "error": "\(error)"])
+        }
+    }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let elapsed = ContinuousClock.now - start
+        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    static func upstreamError(_ error: any Error, upstream: String) -> APIError {
+        if let error = error as? HTTPClientError,
+            [.connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout].contains(error)
+        {
+            return APIError(status: 504, type: "api_error", message: "Upstream \(upstream) timed out: \(error)")
+        }
+        return APIError(status: 502, type: "api_error", message: "Upstream \(upstream) could not be reached: \(error)")
+    }
+}

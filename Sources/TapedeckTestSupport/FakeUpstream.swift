@@ -1,0 +1,197 @@
+public import Hummingbird
+import HTTPTypes
+import Logging
+public import MessagesAPI
+import NIOCore
+import Synchronization
+
+/// A stand-in for the real API on loopback, for recording tests: it answers with real-shaped streams written in
+/// odd pieces, and misbehaves on request.
+///
+/// The scenario comes from the `fake-scenario` header, or from a last user message that starts with
+/// `scenario:NAME`. Scenarios: `text` (default), `thinking`, `tool`, `stop`, `midstream_error`, `disconnect`,
+/// `slow_first_byte`, `paced`, `gated`, `rate_limit`, `overloaded`, `non_json_error`.
+public final class FakeUpstream: Sendable {
+    /// What the fake received, for assertions (headers lower-cased).
+    public struct Received: Sendable {
+        public let method: String
+        public let path: String
+        public let query: String?
+        public let headers: [String: String]
+        public let body: [UInt8]
+    }
+
+    private let received = Mutex<[Received]>([])
+    /// Holds `gated` streams after their first event until opened.
+    public let gate = Gate()
+
+    public init() {}
+
+    /// Every request received so far.
+    public var requests: [Received] { received.withLock { $0 } }
+
+    /// Builds the fake's application on `host:port` (0 picks a free port); `onRunning` gets the bound port.
+    public func buildApplication(host: String = "127.0.0.1", port: Int = 0, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        let router = Router()
+        router.post("/**") { request, _ in try await self.respond(to: request) }
+        router.get("/**") { request, _ in try await self.respond(to: request) }
+        var logger = Logger(label: "fake-upstream")
+        logger.logLevel = .warning
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port)),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    func respond(to request: Request) async throws -> Response {
+        let bodyBuffer = try await request.body.collect(upTo: 64 * 1024 * 1024)
+        let body = Array(bodyBuffer.readableBytesView)
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        received.withLock {
+            $0.append(Received(method: request.method.rawValue, path: request.uri.path, query: request.uri.query, headers: headers, body: body))
+        }
+        if request.uri.path == "/_fake/requests" { return jsonResponse(.int(received.withLock { $0.count })) }
+
+        let json = try? JSONParser.parse(body)
+        if request.uri.path.hasSuffix("/count_tokens") {
+            return jsonResponse(["input_tokens": 42])
+        }
+        if request.uri.path.hasSuffix("/models") || request.uri.path.contains("/models/") {
+            let model: JSONValue = ["type": "model", "id": "claude-sonnet-4-5-20250929", "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"]
+            if request.uri.path.hasSuffix("/models") {
+                return jsonResponse(["data": [model], "has_more": false, "first_id": "claude-sonnet-4-5-20250929", "last_id": "claude-sonnet-4-5-20250929"])
+            }
+            return jsonResponse(model)
+        }
+
+        let scenario = headers["fake-scenario"] ?? Self.scenario(in: json) ?? "text"
+        let wantsStream = json?["stream"] == .bool(true)
+        let requestID = "req_01FakeUpstream" + String(repeating: "x", count: 8)
+
+        switch scenario {
+        case "rate_limit":
+            return errorResponse(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", extra: [
+                ("retry-after", "7"), ("anthropic-ratelimit-requests-limit", "50"), ("anthropic-ratelimit-requests-remaining", "0"),
+                ("anthropic-ratelimit-requests-reset", "2025-08-21T12:40:59Z"),
+            ])
+        case "overloaded":
+            return errorResponse(529, "overloaded_error", "Overloaded")
+        case "non_json_error":
+            var fields = HTTPFields()
+            fields[.contentType] = "text/html"
+            fields[HTTPField.Name("request-id")!] = requestID
+            return Response(status: .init(code: 502), headers: fields, body: .init(byteBuffer: ByteBuffer(string: "<html><body>502 Bad Gateway</body></html>")))
+        default:
+            break
+        }
+
+        let stream: String
+        switch scenario {
+        case "thinking": stream = ExampleStreams.thinking
+        case "tool": stream = ExampleStreams.toolUse
+        case "stop": stream = ExampleStreams.stopSequence
+        case "midstream_error": stream = ExampleStreams.midstreamError
+        default: stream = ExampleStreams.text
+        }
+        let bytes = Array(stream.utf8)
+
+        if !wantsStream {
+            if scenario == "midstream_error" { return errorResponse(529, "overloaded_error", "Overloaded") }
+            if scenario == "slow_first_byte" { try await Task.sleep(for: .milliseconds(300)) }
+            let message = MessageAssembler.assemble(SSEParser.parse(bytes)).assembled ?? .null
+            return jsonResponse(message, requestID: requestID)
+        }
+
+        var fields = HTTPFields()
+        fields[.contentType] = "text/event-stream; charset=utf-8"
+        fields[.cacheControl] = "no-cache"
+        fields[HTTPField.Name("request-id")!] = requestID
+        fields[HTTPField.Name("anthropic-organization-id")!] = "fake-org"
+        if scenario == "slow_first_byte" { try await Task.sleep(for: .milliseconds(300)) }
+        let gate = self.gate
+        return Response(status: .ok, headers: fields, body: ResponseBody { writer in
+            switch scenario {
+            case "disconnect":
+                try await writer.write(ByteBuffer(bytes: bytes.prefix(bytes.count / 2)))
+                throw FakeUpstreamError.hungUp
+            case "paced", "gated":
+                let events = SSEParser.parse(bytes)
+                for (i, event) in events.enumerated() {
+                    if scenario == "paced", i > 0 { try await Task.sleep(for: .milliseconds(40)) }
+                    if scenario == "gated", i == 1 { await gate.wait() }
+                    try await writer.write(ByteBuffer(bytes: event.bytes))
+                }
+            default:
+                // Odd piece sizes split events, lines and multi-byte characters.
+                let sizes = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
+                var i = 0
+                var n = 0
+                while i < bytes.count {
+                    let end = min(bytes.count, i + sizes[n % sizes.count])
+                    try await writer.write(ByteBuffer(bytes: bytes[i..<end]))
+                    i = end
+                    n += 1
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func scenario(in json: JSONValue?) -> String? {
+        guard let messages = json?["messages"]?.arrayValue, let last = messages.last else { return nil }
+        var text = last["content"]?.stringValue
+        if text == nil { text = last["content"]?.arrayValue?.first?["text"]?.stringValue }
+        guard let text, text.hasPrefix("scenario:") else { return nil }
+        return String(text.dropFirst("scenario:".count).prefix { !$0.isWhitespace })
+    }
+
+    func jsonResponse(_ json: JSONValue, requestID: String = "req_01FakeUpstreamJSONxxxxx") -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[HTTPField.Name("request-id")!] = requestID
+        fields[HTTPField.Name("set-cookie")!] = "session=fake-session-cookie"
+        return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(json))))
+    }
+
+    func errorResponse(_ status: Int, _ type: String, _ message: String, extra: [(String, String)] = []) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[HTTPField.Name("request-id")!] = "req_01FakeUpstreamError\(status)xx"
+        for (name, value) in extra { fields[HTTPField.Name(name)!] = value }
+        let body: JSONValue = ["type": "error", "error": ["type": .string(type), "message": .string(message)], "request_id": .string("req_01FakeUpstreamError\(status)xx")]
+        return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
+    }
+}
+
+enum FakeUpstreamError: Error { case hungUp }
+
+/// A one-shot gate: waiters suspend until `open()`; after that, `wait()` returns at once.
+public final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    public init() {}
+
+    public func wait() async {
+        await withCheckedContinuation { continuation in
+            let resume = state.withLock { state -> Bool in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resume { continuation.resume() }
+        }
+    }
+
+    public func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
