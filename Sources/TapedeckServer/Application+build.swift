@@ -20,9 +20,10 @@ let knownRoutes: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
 /// - Parameters:
 ///   - configuration: What to serve and how.
 ///   - logger: The logger for the server and its requests.
-public func buildApplication(configuration: TapedeckConfiguration, logger: Logger) async throws
-    -> some ApplicationProtocol
-{
+///   - onServerRunning: Called with the bound port once the server accepts connections.
+public func buildApplication(
+    configuration: TapedeckConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
     let redactor: Redactor
     do {
         redactor = try Redactor(patterns: configuration.redactPatterns, headers: configuration.redactHeaders)
@@ -62,6 +63,7 @@ public func buildApplication(configuration: TapedeckConfiguration, logger: Logge
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.notice("\(startupLine(port, tape.count))")
+            await onServerRunning(port)
         },
         logger: logger
     )

@@ -22,6 +22,7 @@ public final class FakeUpstream: Sendable {
     }
 
     private let received = Mutex<[Received]>([])
+    private let counter = Mutex(0)
     /// Holds `gated` streams after their first event until opened.
     public let gate = Gate()
 
@@ -80,6 +81,18 @@ public final class FakeUpstream: Sendable {
             ])
         case "overloaded":
             return errorResponse(529, "overloaded_error", "Overloaded")
+        case "counter":
+            // A different answer on every call, to tell occurrences apart.
+            let n = counter.withLock { value in
+                value += 1
+                return value
+            }
+            let message: JSONValue = [
+                "model": "claude-sonnet-4-5-20250929", "id": .string("msg_01Counter\(n)"), "type": "message", "role": "assistant",
+                "content": [["type": "text", "text": .string("call \(n)")]], "stop_reason": "end_turn", "stop_sequence": .null,
+                "stop_details": .null, "usage": ["input_tokens": 5, "output_tokens": 3],
+            ]
+            return jsonResponse(message, requestID: "req_01Counter\(n)")
         case "non_json_error":
             var fields = HTTPFields()
             fields[.contentType] = "text/html"
@@ -193,5 +206,38 @@ public final class Gate: Sendable {
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
+    }
+}
+
+import ServiceLifecycle
+
+extension FakeUpstream {
+    /// Runs a fake upstream on loopback for the duration of `body`, which gets the fake and its base URL.
+    public static func withRunning<T: Sendable>(_ body: @Sendable (FakeUpstream, String) async throws -> T) async throws -> T {
+        let fake = FakeUpstream()
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = fake.buildApplication { port in continuation.yield(port) }
+        var logger = Logger(label: "fake-upstream")
+        logger.logLevel = .critical
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw FakeUpstreamError.hungUp }
+            do {
+                let result = try await body(fake, "http://127.0.0.1:\(port)")
+                fake.gate.open()
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                fake.gate.open()
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+        }
     }
 }

@@ -93,6 +93,15 @@ struct FingerprintTests {
         #expect(Fingerprint(method: "POST", path: "/v1/messages", body: a) == Fingerprint(method: "POST", path: "/v1/messages", body: b))
     }
 
+    @Test func aMetadataObjectHoldingOnlyTheUserIDCountsAsAbsent() throws {
+        let a = try JSONParser.parse(#"{"model":"m","metadata":{"user_id":"alice"}}"#)
+        let b = try JSONParser.parse(#"{"model":"m"}"#)
+        let c = try JSONParser.parse(#"{"model":"m","metadata":{}}"#)
+        #expect(Fingerprint(method: "POST", path: "/p", body: a) == Fingerprint(method: "POST", path: "/p", body: b))
+        // An object that was already empty is kept: only emptiness caused by ignoring is dropped.
+        #expect(Fingerprint(method: "POST", path: "/p", body: c) != Fingerprint(method: "POST", path: "/p", body: b))
+    }
+
     @Test func dependsOnPathMethodAndBody() throws {
         let body = try JSONParser.parse(#"{"model":"m"}"#)
         let base = Fingerprint(method: "POST", path: "/v1/messages", body: body)

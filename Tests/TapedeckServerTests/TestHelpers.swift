@@ -53,3 +53,64 @@ func expectEnvelope(_ response: TestResponse, status: Int, type: String, message
     #expect(Identifier.isWellFormed(requestID, prefix: "req_"), sourceLocation: sourceLocation)
     #expect(json["request_id"]?.stringValue == requestID, sourceLocation: sourceLocation)
 }
+
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+import ServiceLifecycle
+
+/// Runs tapedeck on a free loopback port for the duration of `body`, which gets its base URL.
+func withTapedeck<T: Sendable>(_ configuration: TapedeckConfiguration, _ body: @Sendable (String) async throws -> T) async throws -> T {
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    let app = try await buildApplication(configuration: configuration, logger: testLogger) { continuation.yield($0) }
+    let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: testLogger)
+    return try await withThrowingTaskGroup(of: T?.self) { tasks in
+        tasks.addTask {
+            try await group.run()
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        do {
+            let result = try await body("http://127.0.0.1:\(port)")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return result
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+    }
+}
+
+/// A response read to the end.
+struct Reply: Sendable {
+    let status: Int
+    let headers: HTTPHeaders
+    let body: [UInt8]
+    var json: JSONValue? { try? JSONParser.parse(body) }
+    var text: String { String(decoding: body, as: UTF8.self) }
+    func header(_ name: String) -> String? { headers.first(name: name) }
+}
+
+/// Sends a request with the shared HTTP client and reads the whole answer.
+func send(_ base: String, _ path: String, method: HTTPMethod = .POST, body: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+    var request = HTTPClientRequest(url: base + path)
+    request.method = method
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
+    if let body { request.body = .bytes(ByteBuffer(string: body)) }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
+    return Reply(status: Int(response.status.code), headers: response.headers, body: Array(bytes.readableBytesView))
+}
+
+/// A Messages request whose last user turn picks the fake upstream's scenario.
+func scenarioRequest(_ scenario: String, stream: Bool = false, extra: String = "") -> String {
+    #"{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":\#(stream),"messages":[{"role":"user","content":"scenario:\#(scenario)\#(extra)"}]}"#
+}
+
+/// A fresh cassette path in a temporary directory.
+func temporaryCassette() -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tapedeck-tests-\(UUID().uuidString)")
+    return directory.appendingPathComponent("cassette.sqlite").path
+}

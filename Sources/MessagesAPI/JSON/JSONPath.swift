@@ -81,7 +81,17 @@ extension JSONValue {
                 return .object(JSONObject(object.entries.map { ($0.key, $0.value.removing(rest)) }))
             }
             guard let child = object[key] else { return self }
-            object[key] = rest.isEmpty ? nil : child.removing(rest)
+            if rest.isEmpty {
+                object[key] = Optional<JSONValue>.none
+            } else {
+                let trimmed = child.removing(rest)
+                // An object emptied by the removal goes too: `{"metadata":{"user_id":"x"}}` matches `{}`.
+                if case .object(let o) = trimmed, o.isEmpty, child != trimmed {
+                    object[key] = Optional<JSONValue>.none
+                } else {
+                    object[key] = trimmed
+                }
+            }
             return .object(object)
         case (.array(var array), .index(let i)):
             guard array.indices.contains(i) else { return self }
