@@ -101,7 +101,10 @@ public struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "tapedeck")
         logger.logLevel = level
         do {
-            let app = try await buildApplication(configuration: configuration, logger: logger)
+            // The start-up line is for people and scripts, so it goes to stdout whatever the log level.
+            let app = try await buildApplication(configuration: configuration, logger: logger) { server in
+                printLine(server.announcement, to: 1)
+            }
             try await app.runService()
         } catch let error as ConfigurationError {
             printError("tapedeck: \(error.description)")
@@ -123,9 +126,12 @@ public struct Serve: AsyncParsableCommand {
     }
 }
 
-func printError(_ message: String) {
+func printError(_ message: String) { printLine(message, to: 2) }
+
+/// Writes one line straight to a file descriptor: unbuffered, so a reader on a pipe sees it at once.
+func printLine(_ message: String, to descriptor: Int32) {
     var line = message + "\n"
     line.withUTF8 { buffer in
-        _ = write(2, buffer.baseAddress, buffer.count)
+        _ = write(descriptor, buffer.baseAddress, buffer.count)
     }
 }

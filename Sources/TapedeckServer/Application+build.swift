@@ -20,9 +20,10 @@ let knownRoutes: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
 /// - Parameters:
 ///   - configuration: What to serve and how.
 ///   - logger: The logger for the server and its requests.
-///   - onServerRunning: Called with the bound port once the server accepts connections.
+///   - onServerRunning: Called once the server accepts connections, with its port and the start-up line.
 public func buildApplication(
-    configuration: TapedeckConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    configuration: TapedeckConfiguration, logger: Logger,
+    onServerRunning: @escaping @Sendable (RunningServer) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let redactor: Redactor
     do {
@@ -62,8 +63,7 @@ public func buildApplication(
         services: services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
-            logger.notice("\(startupLine(port, tape.count))")
-            await onServerRunning(port)
+            await onServerRunning(RunningServer(port: port, announcement: startupLine(port, tape.count)))
         },
         logger: logger
     )
@@ -85,6 +85,12 @@ func buildRouter(dispatcher: Dispatcher) -> Router<BasicRequestContext> {
         }
     }
     return router
+}
+
+/// A server that accepts connections: where it listens, and the line that tells a person where to point clients.
+public struct RunningServer: Sendable {
+    public let port: Int
+    public let announcement: String
 }
 
 /// Shuts the upstream client down when the application stops.

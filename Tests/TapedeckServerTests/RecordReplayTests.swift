@@ -361,3 +361,30 @@ struct RecordReplayTests {
         #expect(!FileManager.default.fileExists(atPath: cassette))
     }
 }
+
+@Suite("The bundled demo cassette")
+struct DemoCassetteTests {
+    static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("cassettes/demo.sqlite").path
+
+    @Test func everyInteractionReplaysAsRecorded() async throws {
+        // Work on a copy: opening a WAL database writes beside it, and the checkout should stay clean.
+        let copy = temporaryCassette()
+        try FileManager.default.createDirectory(atPath: (copy as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.path, toPath: copy)
+        let interactions = try await CassetteStore(path: copy, create: false).all()
+        #expect(interactions.count >= 6)
+        let kinds = Set(interactions.flatMap { ($0.message?["content"]?.arrayValue ?? []).compactMap { $0["type"]?.stringValue } })
+        #expect(kinds.isSuperset(of: ["text", "thinking", "tool_use"]))
+        #expect(interactions.contains { $0.status == 529 })
+        #expect(interactions.contains { $0.message?["stop_reason"] == "stop_sequence" })
+        try await withTapedeck(testConfiguration { $0.cassettePath = copy; $0.onMiss = .error }) { base in
+            for interaction in interactions {
+                let reply = try await send(base, interaction.path, body: String(decoding: interaction.requestBody, as: UTF8.self))
+                #expect(reply.status == interaction.status)
+                #expect(reply.body == interaction.responseBody)
+                #expect(reply.header("tapedeck-source") == "recorded")
+            }
+        }
+    }
+}

@@ -62,7 +62,7 @@ import ServiceLifecycle
 /// Runs tapedeck on a free loopback port for the duration of `body`, which gets its base URL.
 func withTapedeck<T: Sendable>(_ configuration: TapedeckConfiguration, _ body: @Sendable (String) async throws -> T) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let app = try await buildApplication(configuration: configuration, logger: testLogger) { continuation.yield($0) }
+    let app = try await buildApplication(configuration: configuration, logger: testLogger) { continuation.yield($0.port) }
     let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: testLogger)
     return try await withThrowingTaskGroup(of: T?.self) { tasks in
         tasks.addTask {
