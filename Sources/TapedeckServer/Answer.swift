@@ -66,7 +66,11 @@ public struct Answer: Sendable {
         case .recordedStream(let bytes, let pacing):
             if fields[.contentType] == nil { fields[.contentType] = "text/event-stream; charset=utf-8" }
             guard let pacing else {
-                return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+                // One write, but through a body closure: streams go out chunked, as the API sends them.
+                return Response(status: .init(code: status), headers: fields, body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                    try await writer.finish(nil)
+                })
             }
             return Response(
                 status: .init(code: status),

@@ -71,7 +71,7 @@ public final class FakeUpstream: Sendable {
 
         let scenario = headers["fake-scenario"] ?? Self.scenario(in: json) ?? "text"
         let wantsStream = json?["stream"] == .bool(true)
-        let requestID = "req_01FakeUpstream" + String(repeating: "x", count: 8)
+        let requestID = Identifier.make(prefix: Identifier.request, seed: body, label: "fake")
 
         switch scenario {
         case "rate_limit":
@@ -92,7 +92,7 @@ public final class FakeUpstream: Sendable {
                 "content": [["type": "text", "text": .string("call \(n)")]], "stop_reason": "end_turn", "stop_sequence": .null,
                 "stop_details": .null, "usage": ["input_tokens": 5, "output_tokens": 3],
             ]
-            return jsonResponse(message, requestID: "req_01Counter\(n)")
+            return jsonResponse(message, requestID: Identifier.make(prefix: Identifier.request, seed: [UInt8(truncatingIfNeeded: n)], label: "counter"))
         case "non_json_error":
             var fields = HTTPFields()
             fields[.contentType] = "text/html"
@@ -162,7 +162,7 @@ public final class FakeUpstream: Sendable {
         return String(text.dropFirst("scenario:".count).prefix { !$0.isWhitespace })
     }
 
-    func jsonResponse(_ json: JSONValue, requestID: String = "req_01FakeUpstreamJSONxxxxx") -> Response {
+    func jsonResponse(_ json: JSONValue, requestID: String = Identifier.make(prefix: Identifier.request, seed: [], label: "fake-json")) -> Response {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[HTTPField.Name("request-id")!] = requestID
@@ -173,9 +173,10 @@ public final class FakeUpstream: Sendable {
     func errorResponse(_ status: Int, _ type: String, _ message: String, extra: [(String, String)] = []) -> Response {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
-        fields[HTTPField.Name("request-id")!] = "req_01FakeUpstreamError\(status)xx"
+        let requestID = Identifier.make(prefix: Identifier.request, seed: [], label: "fake-error-\(status)")
+        fields[HTTPField.Name("request-id")!] = requestID
         for (name, value) in extra { fields[HTTPField.Name(name)!] = value }
-        let body: JSONValue = ["type": "error", "error": ["type": .string(type), "message": .string(message)], "request_id": .string("req_01FakeUpstreamError\(status)xx")]
+        let body: JSONValue = ["type": "error", "error": ["type": .string(type), "message": .string(message)], "request_id": .string(requestID)]
         return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
     }
 }

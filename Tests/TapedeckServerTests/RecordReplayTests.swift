@@ -50,6 +50,8 @@ struct RecordReplayTests {
         #expect(replayed.body == Array(original.utf8), "the upstream's bytes, padding included, survive the round trip")
         #expect(replayed.header("request-id") == recorded.header("request-id"))
         #expect(replayed.header("content-type") == "text/event-stream; charset=utf-8")
+        #expect(replayed.header("transfer-encoding") == "chunked")
+        #expect(replayed.header("content-length") == nil)
     }
 
     @Test(arguments: ["text", "thinking", "tool", "stop", "rate_limit", "overloaded", "non_json_error"])
