@@ -91,6 +91,13 @@ let package = Package(
             dependencies: ["TapedeckTestSupport", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
+        // The benchmark's bare reference server (Benchmarks/run.sh builds it; it is not a product).
+        .executableTarget(
+            name: "bench-bare-server",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/BareServer",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "MessagesAPITests", dependencies: ["MessagesAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "MessagesAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "CassetteTests", dependencies: ["Cassette", "MessagesAPI"], swiftSettings: swiftSettings),

@@ -8,6 +8,9 @@ Python SDK (both the 2.x and the 0.x generation, see ``run.sh``).
 * ``start_tapedeck(*args)`` is a context manager that starts one server on a free
   port and yields a :class:`TapedeckServer` (``.base_url``, ``.cassette``, ``.output()``).
 * ``tapedeck`` is the session-wide server (synthesize on miss, fresh cassette).
+* ``start_fake_upstream()`` starts ``tapedeck-fake-upstream`` (``$FAKE_UPSTREAM_BIN``, by default next
+  to the tapedeck binary): a stand-in for the real API with real-shaped answers, chosen per request by a
+  ``fake-scenario: NAME`` header or a last user message starting ``scenario:NAME``.
 """
 
 from __future__ import annotations
@@ -63,6 +66,15 @@ def tapedeck_binary() -> Path:
     value = os.environ.get("TAPEDECK_BIN")
     if not value:
         return DEFAULT_BIN
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+def fake_upstream_binary() -> Path:
+    """Path of the fake upstream: ``$FAKE_UPSTREAM_BIN`` or ``tapedeck-fake-upstream`` next to the tapedeck binary."""
+    value = os.environ.get("FAKE_UPSTREAM_BIN")
+    if not value:
+        return tapedeck_binary().parent / "tapedeck-fake-upstream"
     path = Path(value).expanduser()
     return path if path.is_absolute() else (REPO_ROOT / path)
 
@@ -258,3 +270,102 @@ def dump(obj) -> object:
 
 def text_of(message) -> str:
     return "".join(b.text for b in message.content if b.type == "text")
+
+
+# -- the fake upstream ------------------------------------------------------------
+
+_FAKE_LINE_RE = re.compile(r"fake upstream on (http://127\.0\.0\.1:(\d+))")
+
+
+class FakeUpstreamServer:
+    """One running ``tapedeck-fake-upstream`` process (``.base_url``, ``.output()``)."""
+
+    def __init__(self, process: subprocess.Popen, argv: list[str]):
+        self.process = process
+        self.argv = argv
+        self.base_url: Optional[str] = None
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._reader = threading.Thread(target=self._drain, name="fake-upstream-output", daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._lock:
+                self._lines.append(line)
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def output(self) -> str:
+        with self._lock:
+            return "".join(self._lines)
+
+    def _fail(self, why: str) -> TapedeckStartError:
+        out = self.output().strip() or "(no output)"
+        return TapedeckStartError(f"{why}\ncommand: {' '.join(self.argv)}\n--- fake upstream output ---\n{out}")
+
+    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while self.base_url is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._fail(f"the fake upstream printed no 'fake upstream on http://127.0.0.1:PORT' within {timeout:.0f} s")
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=STOP_TIMEOUT)
+                raise self._fail(f"the fake upstream exited with status {self.process.returncode} before it was ready")
+            m = _FAKE_LINE_RE.search(line)
+            if m and int(m.group(2)) != 0:
+                self.base_url = m.group(1)
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL after ``STOP_TIMEOUT`` seconds. Returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=STOP_TIMEOUT)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def start_fake_upstream() -> Iterator[FakeUpstreamServer]:
+    """Start ``tapedeck-fake-upstream --port 0`` and yield it once it has printed its address.
+
+    Scenarios (``fake-scenario`` header, or a last user message starting ``scenario:NAME``): ``text``
+    (default), ``thinking``, ``tool``, ``stop``, ``midstream_error``, ``rate_limit``, ``overloaded``,
+    ``non_json_error``, ``counter``, ``paced``, ``disconnect`` (see the fake's source for details).
+    """
+    binary = fake_upstream_binary()
+    if not binary.exists():
+        raise TapedeckStartError(
+            f"fake upstream binary not found at {binary}. Build it first (`swift build` in {REPO_ROOT}) "
+            f"or set FAKE_UPSTREAM_BIN to its path."
+        )
+    argv = [str(binary), "--port", "0"]
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        errors="replace",
+    )
+    server = FakeUpstreamServer(process, argv)
+    try:
+        server.wait_until_ready()
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Tapedeck's benchmark harness: loopback load with wrk plus a small client where wrk does not fit.
+
+Writes Benchmarks/results.md (or --out). `--smoke` runs every measurement briefly (CI checks that it works).
+Usage: bench.py --bin DIR [--smoke] [--out FILE]
+"""
+import argparse, datetime, http.client, json, os, platform, re, shutil, socket, sqlite3, statistics
+import subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+def log(*args):
+    print("bench:", *args, file=sys.stderr, flush=True)
+
+class Server:
+    """A child process announcing `http://127.0.0.1:PORT` on a stdout line."""
+    def __init__(self, argv, marker="http://127.0.0.1:", env=None):
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env=dict(os.environ, CI="", **(env or {})))
+        for line in self.proc.stdout:
+            m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+            if m and marker in line:
+                self.port = int(m.group(1))
+                break
+        else:
+            raise RuntimeError(f"{argv[0]} exited before announcing its port")
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def post(port, body, path="/v1/messages", headers=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = {"content-type": "application/json", "x-api-key": "bench", "anthropic-version": "2023-06-01"}
+    h.update(headers or {})
+    conn.request("POST", path, body=body, headers=h)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, dict(resp.getheaders()), data
+
+def unit_ms(text):
+    value = float(re.match(r"[\d.]+", text).group(0))
+    if text.endswith("us"): return value / 1000
+    if text.endswith("ms"): return value
+    if text.endswith("s"): return value * 1000
+    return value
+
+def wrk(port, body_file, connections, duration, path="/v1/messages"):
+    env = dict(os.environ, WRK_BODY_FILE=body_file, WRK_PATH=path)
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
+                          os.path.join(HERE, "post.lua"), f"http://127.0.0.1:{port}"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {p: unit_ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
+    errors = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m: errors += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m: errors += sum(int(x) for x in m.groups())
+    return {"rps": rps, "p50": lat.get("50", float("nan")), "p99": lat.get("99", float("nan")), "errors": errors}
+
+def first_byte_and_total(port, body, n, headers=None):
+    """Median and p99 of time to the first body byte and to the last, over n sequential requests."""
+    firsts, totals = [], []
+    for i in range(n):
+        b = body(i) if callable(body) else body
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        h = {"content-type": "application/json", "x-api-key": "bench"}
+        h.update(headers or {})
+        start = time.perf_counter()
+        conn.request("POST", "/v1/messages", body=b, headers=h)
+        resp = conn.getresponse()
+        resp.read(1)
+        firsts.append((time.perf_counter() - start) * 1000)
+        resp.read()
+        totals.append((time.perf_counter() - start) * 1000)
+        conn.close()
+    q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(len(xs) * p))]
+    return {"first_p50": statistics.median(firsts), "first_p99": q(firsts, 0.99),
+            "total_p50": statistics.median(totals), "total_p99": q(totals, 0.99)}
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
+    args = ap.parse_args()
+    duration = 2 if args.smoke else 10
+    samples = 20 if args.smoke else 200
+    scale_sizes = [10, 1_000] if args.smoke else [10, 10_000, 100_000]
+    tapedeck = os.path.join(args.bin, "tapedeck")
+    work = tempfile.mkdtemp(prefix="tapedeck-bench-")
+    results = {}
+    try:
+        fake = Server([os.path.join(args.bin, "tapedeck-fake-upstream"), "--port", "0"])
+        cassette = os.path.join(work, "bench.sqlite")
+        json_req = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 1024,
+                               "messages": [{"role": "user", "content": "scenario:text benchmark"}]}, separators=(",", ":"))
+        stream_req = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": True,
+                                 "messages": [{"role": "user", "content": "scenario:thinking benchmark"}]}, separators=(",", ":"))
+        synth_req = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 256,
+                                "messages": [{"role": "user", "content": "Nothing recorded for this one"}]}, separators=(",", ":"))
+        synth_stream_req = synth_req.replace('"max_tokens"', '"stream":true,"max_tokens"')
+        files = {}
+        for name, text in [("json", json_req), ("stream", stream_req), ("synth", synth_req), ("synth_stream", synth_stream_req)]:
+            files[name] = os.path.join(work, name + ".json")
+            with open(files[name], "w") as f:
+                f.write(text)
+
+        # Record the answers replay will serve.
+        rec = Server([tapedeck, "serve", "--mode", "record", "--upstream", fake.base, "--port", "0",
+                      "--cassette", cassette, "--log-level", "warning"])
+        assert post(rec.port, json_req)[0] == 200
+        assert post(rec.port, stream_req)[0] == 200
+
+        # 4. Record mode: time to first byte and total, through tapedeck vs straight to the fake upstream.
+        log("record overhead")
+        stream_body = lambda i: json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": True,
+                                            "messages": [{"role": "user", "content": f"scenario:text rec {i}"}]})
+        direct = first_byte_and_total(fake.port, stream_body, samples)
+        proxied = first_byte_and_total(rec.port, stream_body, samples)
+        results["record"] = {"direct": direct, "proxied": proxied}
+        rec.stop()
+        recorded_json = post(fake.port, json_req)[2]
+        bare_body = os.path.join(work, "bare.json")
+        with open(bare_body, "wb") as f:
+            f.write(recorded_json)
+        fake.stop()
+
+        # 1 + 2. Replay of a recorded JSON answer vs a bare route returning the same bytes.
+        replay = Server([tapedeck, "serve", "--port", "0", "--cassette", cassette, "--log-level", "warning"])
+        results["rss_idle_small"] = replay.rss_mb()
+        fds_before = replay.fds()
+        status, headers, body = post(replay.port, json_req)
+        assert status == 200 and headers.get("tapedeck-source") == "recorded" and body == recorded_json, "replay is not serving the recording"
+        bare_port = free_port()
+        bare = subprocess.Popen([os.path.join(args.bin, "bench-bare-server"), str(bare_port), bare_body],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                post(bare_port, json_req)
+                break
+            except OSError:
+                time.sleep(0.01)
+        results["replay"], results["bare"] = {}, {}
+        for c in [1, 8, 32, 128]:
+            log(f"replay vs bare at {c} connections")
+            results["replay"][c] = wrk(replay.port, files["json"], c, duration)
+            results["bare"][c] = wrk(bare_port, files["json"], c, duration)
+        bare.terminate()
+        bare.wait()
+        results["rss_loaded"] = replay.rss_mb()
+
+        # 3. Streaming replay and synthetic answers.
+        log("streaming replay and synthesis")
+        stream_bytes = post(replay.port, stream_req)[2]
+        events_per_stream = stream_bytes.count(b"\n\n")
+        results["stream"] = wrk(replay.port, files["stream"], 32, duration)
+        results["stream"]["events_per_s"] = results["stream"]["rps"] * events_per_stream
+        results["stream"]["events"] = events_per_stream
+        results["stream_first_event"] = first_byte_and_total(replay.port, stream_req, samples)
+        results["synth"] = wrk(replay.port, files["synth"], 32, duration)
+        results["synth_stream"] = wrk(replay.port, files["synth_stream"], 32, duration)
+        # Default logging (one info line per request) for comparison.
+        replay.stop()
+        logged = Server([tapedeck, "serve", "--port", "0", "--cassette", cassette])
+        results["replay_logged"] = wrk(logged.port, files["json"], 32, duration)
+        logged.stop()
+        results["fds"] = (fds_before, None)
+
+        # 5 + 6. Cassette scale, cold start, RSS.
+        gen = os.path.join(HERE, "gen_cassette.py")
+        results["scale"] = {}
+        probe = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 256,
+                            "messages": [{"role": "user", "content": "Benchmark question number 7"}]}, separators=(",", ":"))
+        probe_file = os.path.join(work, "probe.json")
+        with open(probe_file, "w") as f:
+            f.write(probe)
+        for n in scale_sizes:
+            log(f"scale {n}")
+            path = os.path.join(work, f"scale-{n}.sqlite")
+            subprocess.run([sys.executable, gen, tapedeck, path, str(n)], check=True)
+            colds = []
+            for _ in range(1 if args.smoke else 5):
+                start = time.perf_counter()
+                srv = Server([tapedeck, "serve", "--port", "0", "--cassette", path, "--log-level", "warning", "--on-miss", "error"])
+                while True:
+                    try:
+                        status, headers, _ = post(srv.port, probe)
+                        if status == 200 and headers.get("tapedeck-source") == "recorded":
+                            break
+                    except OSError:
+                        pass
+                colds.append((time.perf_counter() - start) * 1000)
+                idle = srv.rss_mb()
+                srv.stop()
+            srv = Server([tapedeck, "serve", "--port", "0", "--cassette", path, "--log-level", "warning", "--on-miss", "error"])
+            load = wrk(srv.port, probe_file, 32, duration)
+            results["scale"][n] = {"wrk": load, "cold_ms": statistics.median(colds), "rss_idle": idle, "rss_loaded": srv.rss_mb()}
+            srv.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    write_report(results, args, scale_sizes)
+
+def write_report(r, args, scale_sizes):
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    r32, b32 = r["replay"][32], r["bare"][32]
+    ratio = r32["rps"] / b32["rps"]
+    big, small = r["scale"][scale_sizes[-1]], r["scale"][scale_sizes[0]]
+    scale_delta = (small["wrk"]["rps"] - big["wrk"]["rps"]) / small["wrk"]["rps"] * 100
+    rec = r["record"]
+    added_first = rec["proxied"]["first_p50"] - rec["direct"]["first_p50"]
+    added_total = rec["proxied"]["total_p50"] - rec["direct"]["total_p50"]
+    ok = lambda cond: "met" if cond else "**missed**"
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- date: {datetime.date.today().isoformat()}; run: {'smoke (short, debug-or-release as given)' if args.smoke else 'full'}; binaries: `{args.bin}`",
+        f"- machine: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}",
+        "- load: `wrk -t1 -cN -d%ss --latency` on loopback, POST of a 130-byte Messages request; tapedeck at `--log-level warning` unless noted" % (2 if args.smoke else 10),
+        "",
+        "## Targets",
+        "",
+        "| target | figure | verdict |",
+        "|---|---|---|",
+        f"| replay ≥ 0.7× bare req/s at 32 connections | {r32['rps']:.0f} vs {b32['rps']:.0f} req/s = {ratio:.2f}× | {ok(ratio >= 0.7)} |",
+        f"| replay p99 < 5 ms at 32 connections | {r32['p99']:.2f} ms | {ok(r32['p99'] < 5)} |",
+        f"| {scale_sizes[-1]:,}-interaction lookups within 10% of {scale_sizes[0]}-interaction ones | {big['wrk']['rps']:.0f} vs {small['wrk']['rps']:.0f} req/s ({scale_delta:+.1f}% slower) | {ok(scale_delta <= 10)} |",
+        f"| record adds < 1 ms to time to first byte | +{added_first:.2f} ms (p50) | {ok(added_first < 1)} |",
+        f"| cold start < 300 ms with {scale_sizes[-1]:,} interactions | {big['cold_ms']:.0f} ms to the first replayed answer | {ok(big['cold_ms'] < 300)} |",
+        f"| idle RSS < 64 MB | {r['rss_idle_small']:.1f} MB (small cassette), {big['rss_idle']:.1f} MB ({scale_sizes[-1]:,} interactions) | {ok(max(r['rss_idle_small'], big['rss_idle']) < 64)} |",
+        "",
+        "## Replay of a recorded JSON answer vs a bare Hummingbird route returning the same bytes",
+        "",
+        "| connections | replay req/s | p50 ms | p99 ms | bare req/s | p50 ms | p99 ms | ratio | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in [1, 8, 32, 128]:
+        a, b = r["replay"][c], r["bare"][c]
+        lines.append(f"| {c} | {a['rps']:.0f} | {a['p50']:.2f} | {a['p99']:.2f} | {b['rps']:.0f} | {b['p50']:.2f} | {b['p99']:.2f} | {a['rps']/b['rps']:.2f} | {a['errors']+b['errors']} |")
+    s, sf = r["stream"], r["stream_first_event"]
+    lines += [
+        "",
+        f"With default logging (one info line per request) replay does {r['replay_logged']['rps']:.0f} req/s at 32 connections (p99 {r['replay_logged']['p99']:.2f} ms).",
+        "",
+        "## Streams and synthetic answers (32 connections)",
+        "",
+        "| what | req/s | p50 ms | p99 ms | other |",
+        "|---|---|---|---|---|",
+        f"| streaming replay ({s['events']} events) | {s['rps']:.0f} | {s['p50']:.2f} | {s['p99']:.2f} | {s['events_per_s']:.0f} events/s; first event p50 {sf['first_p50']:.2f} ms, p99 {sf['first_p99']:.2f} ms (sequential client) |",
+        f"| synthetic JSON | {r['synth']['rps']:.0f} | {r['synth']['p50']:.2f} | {r['synth']['p99']:.2f} | |",
+        f"| synthetic stream | {r['synth_stream']['rps']:.0f} | {r['synth_stream']['p50']:.2f} | {r['synth_stream']['p99']:.2f} | |",
+        "",
+        "## Record mode (sequential streaming requests to the fake upstream)",
+        "",
+        "| path | first byte p50 ms | p99 ms | total p50 ms | p99 ms |",
+        "|---|---|---|---|---|",
+        f"| straight to the fake upstream | {rec['direct']['first_p50']:.2f} | {rec['direct']['first_p99']:.2f} | {rec['direct']['total_p50']:.2f} | {rec['direct']['total_p99']:.2f} |",
+        f"| through `tapedeck --mode record` | {rec['proxied']['first_p50']:.2f} | {rec['proxied']['first_p99']:.2f} | {rec['proxied']['total_p50']:.2f} | {rec['proxied']['total_p99']:.2f} |",
+        "",
+        f"Added by recording: {added_first:+.2f} ms to the first byte, {added_total:+.2f} ms to the whole answer (the commit happens before the last event).",
+        "",
+        "## Cassette scale (lookups of one recorded request, 32 connections)",
+        "",
+        "| interactions | req/s | p50 ms | p99 ms | cold start to first answer ms | idle RSS MB | loaded RSS MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in scale_sizes:
+        x = r["scale"][n]
+        lines.append(f"| {n:,} | {x['wrk']['rps']:.0f} | {x['wrk']['p50']:.2f} | {x['wrk']['p99']:.2f} | {x['cold_ms']:.0f} | {x['rss_idle']:.1f} | {x['rss_loaded']:.1f} |")
+    lines += ["", f"RSS after the 128-connection replay load: {r['rss_loaded']:.1f} MB.", ""]
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+if __name__ == "__main__":
+    main()

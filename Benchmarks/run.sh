@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Benchmarks: builds release binaries (in .build-release, apart from the debug build) and measures on loopback.
+# Usage: Benchmarks/run.sh            full run, writes Benchmarks/results.md
+#        Benchmarks/run.sh --smoke    a few seconds per figure on the debug build (what CI runs), writes to a temp file
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+if [ "${1:-}" = "--smoke" ]; then
+    swift build --product tapedeck >/dev/null
+    swift build --product tapedeck-fake-upstream >/dev/null
+    swift build --product bench-bare-server >/dev/null
+    out="$(mktemp --suffix=.md)"
+    python3 Benchmarks/bench.py --bin "$root/.build/debug" --smoke --out "$out"
+    grep -q "## Targets" "$out" && echo "benchmark smoke run wrote $out"
+else
+    for product in tapedeck tapedeck-fake-upstream bench-bare-server; do
+        swift build -c release --scratch-path .build-release --product "$product"
+    done
+    python3 Benchmarks/bench.py --bin "$root/.build-release/release" "$@"
+fi
