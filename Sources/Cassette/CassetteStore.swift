@@ -7,7 +7,7 @@ public import MessagesAPI
 /// All database work goes through GRDB's async API, so it runs on GRDB's own queues, never on an event loop.
 public final class CassetteStore: Sendable {
     /// Highest schema version this build understands.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public let path: String
     let pool: DatabasePool
@@ -76,6 +76,13 @@ public final class CassetteStore: Sendable {
                 INSERT INTO cassette_meta (key, value) VALUES ('schema_version', '1');
                 """)
         }
+        migrator.registerMigration("v2: fixtures") { db in
+            try db.execute(sql: """
+                ALTER TABLE interaction ADD COLUMN matcher TEXT;
+                ALTER TABLE interaction ADD COLUMN is_fixture INTEGER NOT NULL DEFAULT 0;
+                UPDATE cassette_meta SET value = '2' WHERE key = 'schema_version';
+                """)
+        }
         do {
             if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
                 throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
@@ -92,7 +99,7 @@ public final class CassetteStore: Sendable {
     public func index() async throws -> [String: [(occurrence: Int, id: Int64)]] {
         try await pool.read { db in
             var index: [String: [(occurrence: Int, id: Int64)]] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT fingerprint, occurrence, id FROM interaction ORDER BY fingerprint, occurrence")
+            let rows = try Row.fetchCursor(db, sql: "SELECT fingerprint, occurrence, id FROM interaction WHERE matcher IS NULL ORDER BY fingerprint, occurrence")
             while let row = try rows.next() {
                 index[row[0], default: []].append((occurrence: row[1], id: row[2]))
             }
@@ -123,6 +130,20 @@ public final class CassetteStore: Sendable {
         }
     }
 
+    /// Interactions with loose matchers, in id (file) order.
+    public func looseInteractions() async throws -> [Interaction] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE matcher IS NOT NULL ORDER BY id").map(Self.interaction(from:))
+        }
+    }
+
+    /// The schema version recorded in the file.
+    public func storedSchemaVersion() async throws -> Int {
+        try await pool.read { db in
+            Int(try String.fetchOne(db, sql: "SELECT value FROM cassette_meta WHERE key = 'schema_version'") ?? "0") ?? 0
+        }
+    }
+
     /// Every interaction, in id order.
     public func all() async throws -> [Interaction] {
         try await pool.read { db in
@@ -149,15 +170,16 @@ public final class CassetteStore: Sendable {
             try db.execute(
                 sql: """
                     INSERT INTO interaction (recorded_at, method, path, query, fingerprint, occurrence, request_headers,
-                        request_body, status, response_headers, response_body, is_stream, events, message, model)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        request_body, status, response_headers, response_body, is_stream, events, message, model,
+                        matcher, is_fixture)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (fingerprint, occurrence) DO UPDATE SET
                         recorded_at = excluded.recorded_at, method = excluded.method, path = excluded.path,
                         query = excluded.query, request_headers = excluded.request_headers,
                         request_body = excluded.request_body, status = excluded.status,
                         response_headers = excluded.response_headers, response_body = excluded.response_body,
                         is_stream = excluded.is_stream, events = excluded.events, message = excluded.message,
-                        model = excluded.model
+                        model = excluded.model, matcher = excluded.matcher, is_fixture = excluded.is_fixture
                     """,
                 arguments: [
                     interaction.recordedAt, interaction.method, interaction.path, interaction.query,
@@ -167,11 +189,52 @@ public final class CassetteStore: Sendable {
                     Data(interaction.responseBody), interaction.isStream,
                     interaction.isStream ? JSONWriter.string(interaction.events.json) : nil,
                     interaction.message.map(JSONWriter.string), interaction.model,
+                    interaction.matcher.map(JSONWriter.string), interaction.isFixture,
                 ])
             return try Int64.fetchOne(
                 db, sql: "SELECT id FROM interaction WHERE fingerprint = ? AND occurrence = ?",
                 arguments: [interaction.fingerprint, interaction.occurrence]) ?? db.lastInsertedRowID
         }
+    }
+
+    /// Saves many interactions in one transaction (all or nothing), keeping their ids when the slots are free.
+    public func saveAll(_ interactions: [Interaction]) async throws {
+        try await pool.write { db in
+            for interaction in interactions {
+                let existing = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM interaction WHERE fingerprint = ? AND occurrence = ?",
+                    arguments: [interaction.fingerprint, interaction.occurrence])
+                var id = existing ?? interaction.id
+                if existing == nil, let wanted = id,
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM interaction WHERE id = ?", arguments: [wanted]) ?? 0 > 0
+                {
+                    id = nil
+                }
+                if let existing { try db.execute(sql: "DELETE FROM interaction WHERE id = ?", arguments: [existing]) }
+                try db.execute(
+                    sql: """
+                        INSERT INTO interaction (id, recorded_at, method, path, query, fingerprint, occurrence, request_headers,
+                            request_body, status, response_headers, response_body, is_stream, events, message, model,
+                            matcher, is_fixture)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        id, interaction.recordedAt, interaction.method, interaction.path, interaction.query,
+                        interaction.fingerprint, interaction.occurrence,
+                        JSONWriter.string(interaction.requestHeaders.json), Data(interaction.requestBody),
+                        interaction.status, JSONWriter.string(interaction.responseHeaders.json),
+                        Data(interaction.responseBody), interaction.isStream,
+                        interaction.isStream ? JSONWriter.string(interaction.events.json) : nil,
+                        interaction.message.map(JSONWriter.string), interaction.model,
+                        interaction.matcher.map(JSONWriter.string), interaction.isFixture,
+                    ])
+            }
+        }
+    }
+
+    /// Folds the write-ahead log into the main file, so the cassette is one self-contained file.
+    public func checkpoint() async throws {
+        try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 
     /// Deletes interactions by id; returns how many existed.
@@ -193,6 +256,7 @@ public final class CassetteStore: Sendable {
         let events: String? = row["events"]
         let message: String? = row["message"]
         let requestHeaders: String = row["request_headers"] ?? "[]"
+        let matcher: String? = row["matcher"]
         let responseHeaders: String = row["response_headers"] ?? "[]"
         return Interaction(
             id: row["id"], recordedAt: row["recorded_at"], method: row["method"], path: row["path"], query: row["query"],
@@ -202,6 +266,7 @@ public final class CassetteStore: Sendable {
             responseHeaders: [HeaderPair](json: try? JSONParser.parse(responseHeaders)),
             responseBody: Array(responseBody), isStream: row["is_stream"],
             events: [Interaction.Event](json: events.flatMap { try? JSONParser.parse($0) }),
-            message: message.flatMap { try? JSONParser.parse($0) }, model: row["model"])
+            message: message.flatMap { try? JSONParser.parse($0) }, model: row["model"],
+            matcher: matcher.flatMap { try? JSONParser.parse($0) }, isFixture: row["is_fixture"] ?? false)
     }
 }

@@ -46,11 +46,16 @@ public struct Interaction: Sendable, Equatable {
     public var message: JSONValue?
     /// The model the request named, for listings.
     public var model: String?
+    /// A loose matcher from a hand-written fixture (`last_user`, `model`, `tools`); `nil` for exact matching.
+    public var matcher: JSONValue?
+    /// Whether `message` is a hand-written partial answer, completed for each request it answers.
+    public var isFixture: Bool
 
     public init(
         id: Int64? = nil, recordedAt: String, method: String, path: String, query: String?, fingerprint: String,
         occurrence: Int, requestHeaders: [HeaderPair], requestBody: [UInt8], status: Int, responseHeaders: [HeaderPair],
-        responseBody: [UInt8], isStream: Bool, events: [Event], message: JSONValue?, model: String?
+        responseBody: [UInt8], isStream: Bool, events: [Event], message: JSONValue?, model: String?,
+        matcher: JSONValue? = nil, isFixture: Bool = false
     ) {
         self.id = id
         self.recordedAt = recordedAt
@@ -68,6 +73,8 @@ public struct Interaction: Sendable, Equatable {
         self.events = events
         self.message = message
         self.model = model
+        self.matcher = matcher
+        self.isFixture = isFixture
     }
 
     /// The request body parsed, when it is JSON.

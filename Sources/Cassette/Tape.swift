@@ -16,6 +16,8 @@ public final class Tape: Sendable {
         var index: [String: [(occurrence: Int, id: Int64)]] = [:]
         var counters: [String: Int] = [:]
         var cache: [Int64: Interaction] = [:]
+        /// Hand-written fixtures with loose matchers, in file order.
+        var loose: [Interaction] = []
     }
 
     /// Opens the cassette at `path`. With `create` false, an absent file is an empty cassette and no file is made
@@ -27,6 +29,7 @@ public final class Tape: Sendable {
         if let store = try Self.openIfPresent(path: path, create: create) {
             initial.store = store
             initial.index = try await store.index()
+            initial.loose = try await store.looseInteractions()
         }
         state = Mutex(initial)
     }
@@ -76,6 +79,12 @@ public final class Tape: Sendable {
         return interaction
     }
 
+    /// The first fixture whose loose matcher accepts `body`, when no exact recording matched.
+    public func looseRecording(for body: JSONValue?) -> Interaction? {
+        let loose = state.withLock { $0.loose }
+        return loose.first { Fixture.matches($0.matcher ?? .null, body: body) }
+    }
+
     /// Whether anything is recorded for `fingerprint`.
     public func contains(_ fingerprint: Fingerprint) -> Bool {
         state.withLock { $0.index[fingerprint.hex]?.isEmpty == false }
@@ -104,7 +113,7 @@ public final class Tape: Sendable {
     }
 
     /// How many interactions the index knows.
-    public var count: Int { state.withLock { $0.index.values.reduce(0) { $0 + $1.count } } }
+    public var count: Int { state.withLock { $0.index.values.reduce(0) { $0 + $1.count } + $0.loose.count } }
 
     /// Explains a miss: the recording closest to `body` on the same method and path, and the first JSON path
     /// where they differ, in the words of `--on-miss error`.

@@ -7,7 +7,7 @@ public struct TapedeckCommand: AsyncParsableCommand {
         commandName: "tapedeck",
         abstract: "A local stand-in for the Anthropic Messages API: record, replay, synthesize.",
         version: TapedeckVersion.current,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, CassetteCommand.self],
         defaultSubcommand: nil
     )
 

@@ -18,7 +18,7 @@ final class Dispatcher: Sendable {
         self.tape = tape
         self.proxy = proxy
         self.redactor = redactor
-        self.replayer = Replayer(pace: configuration.pace, speed: configuration.speed)
+        self.replayer = Replayer(pace: configuration.pace, speed: configuration.speed, catalog: configuration.models)
     }
 
     /// A request whose body has been read and parsed.
@@ -62,10 +62,13 @@ final class Dispatcher: Sendable {
     /// Answers `exchange` from the cassette or the upstream, or with `fallback` when neither applies.
     func respond(to exchange: Exchange, fallback: (Exchange) async throws -> Answer) async throws -> Response {
         let occurrence = tape.nextOccurrence(of: exchange.fingerprint)
-        if configuration.mode != .record,
-            let recording = try await tape.recording(for: exchange.fingerprint, occurrence: occurrence)
-        {
-            return replayer.answer(recording, wantsStream: exchange.wantsStream, fingerprint: exchange.fingerprint).response()
+        if configuration.mode != .record {
+            // Exact fingerprints win; hand-written loose fixtures answer only what nothing exact does.
+            if let recording = try await tape.recording(for: exchange.fingerprint, occurrence: occurrence)
+                ?? tape.looseRecording(for: exchange.body)
+            {
+                return replayer.answer(recording, to: exchange).response()
+            }
         }
         if configuration.mode != .replay, let proxy {
             return try await proxy.forward(

@@ -1,5 +1,6 @@
 import Cassette
 import MessagesAPI
+import Synthesis
 
 /// Answers a request from a recording, in the style the request asked for.
 ///
@@ -9,11 +10,23 @@ import MessagesAPI
 struct Replayer: Sendable {
     let pace: TapedeckConfiguration.Pace
     let speed: Double
+    let catalog: ModelCatalog
 
     /// Response headers that only make sense for the recorded body's own form.
     static let formHeaders: Set<String> = ["content-type", "cache-control", "content-length", "transfer-encoding"]
 
-    func answer(_ interaction: Interaction, wantsStream: Bool, fingerprint: Fingerprint) -> Answer {
+    func answer(_ interaction: Interaction, to exchange: Dispatcher.Exchange) -> Answer {
+        let wantsStream = exchange.wantsStream
+        let fingerprint = exchange.fingerprint
+        if interaction.isFixture, let partial = interaction.message {
+            let message = complete(partial, for: exchange)
+            let headers = interaction.responseHeaders.map { ($0.name, $0.value) }.filter { !Self.formHeaders.contains($0.0.lowercased()) }
+                + [("request-id", Identifier.make(prefix: Identifier.request, seed: fingerprint.bytes, label: "request"))]
+            if wantsStream {
+                return Answer(headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
+            }
+            return Answer(headers: headers, body: .json(JSONWriter.bytes(message)), source: .recorded)
+        }
         let headers = interaction.responseHeaders.map { ($0.name, $0.value) }
         let portable = headers.filter { !Self.formHeaders.contains($0.0.lowercased()) }
 
@@ -45,5 +58,50 @@ struct Replayer: Sendable {
                 body: .recordedStream(bytes: interaction.responseBody, pacing: pacing), source: .recorded)
         }
         return Answer(status: interaction.status, headers: headers, body: .json(interaction.responseBody), source: .recorded)
+    }
+
+    /// A hand-written partial Message made whole for this request: what the fixture gives wins; the id, model,
+    /// usage and stop fields are derived the way synthesis derives them.
+    func complete(_ partial: JSONValue, for exchange: Dispatcher.Exchange) -> JSONValue {
+        let given = partial.objectValue ?? JSONObject()
+        let requestModel = exchange.body?["model"]?.stringValue ?? "claude-sonnet-4-5"
+        var content: [JSONValue] = []
+        for (i, block) in (given["content"]?.arrayValue ?? []).enumerated() {
+            guard case .object(var object) = block else { continue }
+            if object["type"] == nil { object["type"] = "text" }
+            if object["type"] == "tool_use" {
+                if object["id"] == nil {
+                    object["id"] = .string(Identifier.make(prefix: Identifier.toolUse, seed: exchange.fingerprint.bytes, label: "\(i)"))
+                }
+                if object["input"] == nil { object["input"] = .object(JSONObject()) }
+            }
+            content.append(.object(object))
+        }
+        let outputText = content.map { block -> String in
+            block["text"]?.stringValue ?? block["thinking"]?.stringValue ?? block["input"].map(JSONWriter.string) ?? ""
+        }.joined()
+        var inputTokens = 0
+        if let body = exchange.body?.objectValue,
+            let request = try? RequestValidator(catalog: catalog).validateShape(body, endpoint: .messages)
+        {
+            inputTokens = TokenEstimator.inputTokens(for: request)
+        }
+        let hasToolUse = content.contains { $0["type"] == "tool_use" }
+        var usage: JSONObject = [
+            "input_tokens": .int(inputTokens), "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+            "output_tokens": .int(max(1, TokenEstimator.count(outputText))),
+        ]
+        for (key, value) in given["usage"]?.objectValue ?? JSONObject() { usage[key] = value }
+        return [
+            "model": given["model"] ?? .string(catalog.model(named: requestModel)?.id ?? requestModel),
+            "id": given["id"] ?? .string(Identifier.make(prefix: Identifier.message, seed: exchange.fingerprint.bytes)),
+            "type": "message",
+            "role": "assistant",
+            "content": .array(content),
+            "stop_reason": given["stop_reason"] ?? .string(hasToolUse ? "tool_use" : "end_turn"),
+            "stop_sequence": given["stop_sequence"] ?? .null,
+            "stop_details": given["stop_details"] ?? .null,
+            "usage": .object(usage),
+        ]
     }
 }

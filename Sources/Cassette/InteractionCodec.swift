@@ -1,0 +1,263 @@
+public import MessagesAPI
+
+/// The readable, lossless JSON Lines form of a cassette: one interaction a line, keys in a fixed order, bodies
+/// as JSON, streams as event lists with offsets. Raw text is kept only where JSON cannot rebuild it exactly, so
+/// `decode(encode(x)) == x`.
+public enum InteractionCodec {
+    /// Why a line could not be read, with its place.
+    public struct DecodeError: Error, CustomStringConvertible {
+        public let line: Int
+        public let reason: String
+        public var description: String { "line \(line): \(reason)" }
+    }
+
+    // MARK: - Encoding
+
+    /// One export line (without the newline).
+    public static func encode(_ interaction: Interaction) -> String {
+        var request: JSONObject = ["headers": interaction.requestHeaders.json]
+        addBody(interaction.requestBody, to: &request)
+
+        var response: JSONObject = ["status": .int(interaction.status), "headers": interaction.responseHeaders.json]
+        if interaction.isStream {
+            let events = interaction.events.map(encode(event:))
+            response["stream"] = .array(events)
+            if rebuild(interaction.events) != interaction.responseBody {
+                response["raw"] = rawText(interaction.responseBody)
+            }
+        } else {
+            addBody(interaction.responseBody, to: &response)
+        }
+
+        var line: JSONObject = [
+            "id": interaction.id.map { .int(Int($0)) } ?? .null,
+            "recorded_at": .string(interaction.recordedAt),
+            "method": .string(interaction.method),
+            "path": .string(interaction.path),
+            "query": interaction.query.map(JSONValue.string) ?? .null,
+            "fingerprint": .string(interaction.fingerprint),
+            "occurrence": .int(interaction.occurrence),
+            "model": interaction.model.map(JSONValue.string) ?? .null,
+        ]
+        if let matcher = interaction.matcher { line["match"] = matcher }
+        line["request"] = .object(request)
+        line["response"] = .object(response)
+        if interaction.isFixture, let message = interaction.message { line["response"]?.setMessage(message) }
+        return JSONWriter.string(.object(line))
+    }
+
+    /// A body as JSON when it parses, plus its exact text when compact JSON would not give it back.
+    static func addBody(_ bytes: [UInt8], to object: inout JSONObject) {
+        if bytes.isEmpty { return }
+        if let json = try? JSONParser.parse(bytes) {
+            object["body"] = json
+            if JSONWriter.bytes(json) != bytes { object["body_raw"] = rawText(bytes) }
+        } else {
+            object["body_raw"] = rawText(bytes)
+        }
+    }
+
+    /// Text as a string when it is UTF-8, or `{"base64": …}` otherwise.
+    static func rawText(_ bytes: [UInt8]) -> JSONValue {
+        if let text = String(validating: bytes, as: UTF8.self) { return .string(text) }
+        return ["base64": .string(Base64Codec.encode(bytes))]
+    }
+
+    static func bytes(fromRaw value: JSONValue) -> [UInt8]? {
+        if let text = value.stringValue { return Array(text.utf8) }
+        if let b64 = value["base64"]?.stringValue { return Base64Codec.decode(b64) }
+        return nil
+    }
+
+    static func encode(event: Interaction.Event) -> JSONValue {
+        var out: JSONObject = ["t": .int(event.offsetMilliseconds), "event": .string(event.name)]
+        let (json, padding) = split(event.data)
+        if let json {
+            out["data"] = json
+            if padding > 0 { out["pad"] = .int(padding) }
+        } else {
+            out["data_text"] = .string(event.data)
+        }
+        return .object(out)
+    }
+
+    /// Data as JSON plus the number of spaces before its final `}`, when that rebuilds it exactly.
+    static func split(_ data: String) -> (JSONValue?, Int) {
+        guard let json = try? JSONParser.parse(data) else { return (nil, 0) }
+        let compact = JSONWriter.bytes(json)
+        let original = Array(data.utf8)
+        if compact == original { return (json, 0) }
+        guard compact.last == UInt8(ascii: "}"), original.count > compact.count, original.last == UInt8(ascii: "}") else {
+            return (nil, 0)
+        }
+        let padding = original.count - compact.count
+        var padded = compact
+        padded.insert(contentsOf: repeatElement(UInt8(ascii: " "), count: padding), at: padded.count - 1)
+        return padded == original ? (json, padding) : (nil, 0)
+    }
+
+    static func data(of event: JSONValue) -> String? {
+        if let text = event["data_text"]?.stringValue { return text }
+        guard let json = event["data"] else { return nil }
+        var bytes = JSONWriter.bytes(json)
+        if let padding = event["pad"]?.intValue, padding > 0, bytes.last == UInt8(ascii: "}") {
+            bytes.insert(contentsOf: repeatElement(UInt8(ascii: " "), count: padding), at: bytes.count - 1)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The wire bytes of a list of events.
+    static func rebuild(_ events: [Interaction.Event]) -> [UInt8] {
+        events.flatMap { SSEEvent(name: $0.name, data: $0.data).bytes }
+    }
+
+    // MARK: - Decoding
+
+    /// Reads one export line. Fields tapedeck can derive may be left out (see `Fixture`).
+    /// - Parameters:
+    ///   - text: The line.
+    ///   - line: Its 1-based number, for errors.
+    ///   - ignoring: Paths left out of fingerprints computed here.
+    public static func decode(_ text: String, line: Int, ignoring: [JSONPath] = Fingerprint.defaultIgnoredPaths) throws(DecodeError) -> Interaction {
+        let value: JSONValue
+        do { value = try JSONParser.parse(text) } catch {
+            throw DecodeError(line: line, reason: "not valid JSON (\(error.description))")
+        }
+        guard case .object(let object) = value else { throw DecodeError(line: line, reason: "expected a JSON object") }
+        func fail(_ reason: String) -> DecodeError { DecodeError(line: line, reason: reason) }
+
+        let method = object["method"]?.stringValue ?? "POST"
+        let path = object["path"]?.stringValue ?? "/v1/messages"
+        let request = object["request"]?.objectValue ?? JSONObject()
+        let requestBody: [UInt8]
+        if let raw = request["body_raw"] {
+            guard let bytes = bytes(fromRaw: raw) else { throw fail("request.body_raw: expected a string or {\"base64\": …}") }
+            requestBody = bytes
+        } else if let body = request["body"] {
+            requestBody = JSONWriter.bytes(body)
+        } else {
+            requestBody = []
+        }
+        let requestJSON = requestBody.isEmpty ? nil : try? JSONParser.parse(requestBody)
+        let matcher = object["match"]
+        if let matcher { try Fixture.validate(matcher, line: line) }
+
+        guard case .object(let response)? = object["response"] else { throw fail("response: missing (an object with status and body, stream, message or error)") }
+        var status = response["status"]?.intValue ?? 200
+        var headers = [HeaderPair](json: response["headers"])
+        var responseBody: [UInt8] = []
+        var events: [Interaction.Event] = []
+        var isStream = false
+        var message: JSONValue?
+        var isFixture = false
+
+        if let stream = response["stream"] {
+            guard case .array(let items) = stream else { throw fail("response.stream: expected a list of events") }
+            isStream = true
+            var end = 0
+            for (i, item) in items.enumerated() {
+                guard let name = item["event"]?.stringValue, let data = data(of: item) else {
+                    throw fail("response.stream[\(i)]: an event needs \"event\" and \"data\" (or \"data_text\")")
+                }
+                end += SSEEvent(name: name, data: data).bytes.count
+                events.append(.init(offsetMilliseconds: item["t"]?.intValue ?? 0, byteEnd: end, name: name, data: data))
+            }
+            if let raw = response["raw"] {
+                guard let bytes = bytes(fromRaw: raw) else { throw fail("response.raw: expected a string or {\"base64\": …}") }
+                responseBody = bytes
+            } else {
+                responseBody = rebuild(events)
+            }
+            message = MessageAssembler.assemble(events.map { SSEEvent(name: $0.name, data: $0.data) }).assembled
+            if headers.isEmpty { headers = [HeaderPair("content-type", "text/event-stream; charset=utf-8")] }
+        } else if let raw = response["body_raw"] {
+            guard let bytes = bytes(fromRaw: raw) else { throw fail("response.body_raw: expected a string or {\"base64\": …}") }
+            responseBody = bytes
+        } else if let body = response["body"] {
+            responseBody = JSONWriter.bytes(body)
+        } else if let partial = response["message"] {
+            // A hand-written answer: completed (ids, usage, model) for each request that matches it.
+            guard partial.objectValue != nil else { throw fail("response.message: expected an object") }
+            message = partial
+            isFixture = true
+        } else if let error = response["error"] {
+            guard let type = error["type"]?.stringValue else { throw fail("response.error.type: missing") }
+            if response["status"] == nil { status = APIError.status(forType: type) }
+            let text = error["message"]?.stringValue ?? type
+            responseBody = JSONWriter.bytes(APIError(status: status, type: type, message: text).body(requestID: Identifier.make(prefix: Identifier.request, seed: Array(text.utf8))))
+            if let retry = response["retry_after"] { headers.append(HeaderPair("retry-after", retry.stringValue ?? retry.description)) }
+        } else {
+            throw fail("response: needs one of body, body_raw, stream, message or error")
+        }
+        if !isStream && !isFixture && !headers.contains(where: { $0.name == "content-type" }) {
+            headers.insert(HeaderPair("content-type", "application/json"), at: 0)
+        }
+
+        let fingerprint: String
+        if let given = object["fingerprint"]?.stringValue {
+            guard Fingerprint(hex: given) != nil else { throw fail("fingerprint: expected 64 hex digits") }
+            fingerprint = given
+        } else if matcher != nil {
+            fingerprint = "loose:\(line):" + Fingerprint(method: method, path: path, body: .string(text)).hex.prefix(16)
+        } else {
+            guard requestJSON != nil else { throw fail("request.body: needed to match (or give \"match\" for a loose fixture)") }
+            fingerprint = Fingerprint(method: method, path: path, body: requestJSON, ignoring: ignoring).hex
+        }
+
+        return Interaction(
+            id: object["id"]?.intValue.map(Int64.init), recordedAt: object["recorded_at"]?.stringValue ?? "",
+            method: method, path: path, query: object["query"]?.stringValue, fingerprint: fingerprint,
+            occurrence: object["occurrence"]?.intValue ?? 1,
+            requestHeaders: [HeaderPair](json: request["headers"]), requestBody: requestBody, status: status,
+            responseHeaders: headers, responseBody: responseBody, isStream: isStream, events: events,
+            message: message, model: object["model"]?.stringValue ?? requestJSON?["model"]?.stringValue,
+            matcher: matcher, isFixture: isFixture)
+    }
+}
+
+extension JSONValue {
+    fileprivate mutating func setMessage(_ message: JSONValue) {
+        guard case .object(var object) = self else { return }
+        object["message"] = message
+        self = .object(object)
+    }
+}
+
+/// Standard base64, for bodies that are not UTF-8.
+enum Base64Codec {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
+            let n = UInt32(b0) << 16 | UInt32(b1) << 8 | UInt32(b2)
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(i + 1 < bytes.count ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(i + 2 < bytes.count ? alphabet[Int(n & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        for c in text.utf8 where c != UInt8(ascii: "=") {
+            guard let i = alphabet.firstIndex(of: c) else { return nil }
+            values.append(UInt8(i))
+        }
+        var out: [UInt8] = []
+        var i = 0
+        while i + 1 < values.count {
+            let n = (UInt32(values[i]) << 18) | (UInt32(values[i + 1]) << 12)
+                | (i + 2 < values.count ? UInt32(values[i + 2]) << 6 : 0) | (i + 3 < values.count ? UInt32(values[i + 3]) : 0)
+            out.append(UInt8(n >> 16 & 0xFF))
+            if i + 2 < values.count { out.append(UInt8(n >> 8 & 0xFF)) }
+            if i + 3 < values.count { out.append(UInt8(n & 0xFF)) }
+            i += 4
+        }
+        return out
+    }
+}

@@ -1,0 +1,161 @@
+public import ArgumentParser
+import Cassette
+import Foundation
+import MessagesAPI
+
+/// `tapedeck cassette …`: look at, edit, export and import cassettes.
+public struct CassetteCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cassette",
+        abstract: "List, show, export, import, diff and verify cassettes.",
+        subcommands: [List.self, Show.self, Stats.self, Remove.self, Export.self, Import.self, Diff.self, Verify.self]
+    )
+
+    public init() {}
+
+    /// Opens an existing cassette, turning failures into one clear line and exit code 1.
+    static func open(_ path: String) throws -> CassetteStore {
+        do {
+            return try CassetteStore(path: path, create: false)
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+
+    static func fail(_ message: String) -> ExitCode {
+        printError("tapedeck: \(message)")
+        return ExitCode(1)
+    }
+
+    static func fileSize(_ path: String) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One line per interaction.")
+        @Argument(help: "The cassette.") var path: String
+
+        func run() async throws {
+            print(CassetteTools.list(try await open(path).all()), terminator: "")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One interaction: request and response, a stream as its events.")
+        @Argument(help: "The cassette.") var path: String
+        @Argument(help: "The interaction's id (see list).") var id: Int64
+
+        func run() async throws {
+            guard let interaction = try await open(path).interaction(id: id) else {
+                throw fail("\(path): no interaction \(id)")
+            }
+            print(CassetteTools.show(interaction), terminator: "")
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Counts by model, status and endpoint; sizes.")
+        @Argument(help: "The cassette.") var path: String
+
+        func run() async throws {
+            print(CassetteTools.stats(try await open(path).all(), fileSize: fileSize(path)), terminator: "")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete interactions by id.")
+        @Argument(help: "The cassette.") var path: String
+        @Argument(help: "Ids to delete.") var ids: [Int64]
+
+        func run() async throws {
+            let store = try open(path)
+            let removed = try await store.delete(ids: ids)
+            try await store.checkpoint()
+            print("removed \(removed) of \(ids.count)")
+            if removed < ids.count { throw ExitCode(1) }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the cassette as JSON Lines (stable: the same cassette gives the same file).",
+            discussion: "Used as a git textconv, it makes cassette diffs readable: see the README.")
+        @Argument(help: "The cassette.") var path: String
+        @Option(help: "Write here instead of standard output.") var out: String?
+
+        func run() async throws {
+            let text = CassetteTools.export(try await open(path).all())
+            if let out {
+                do {
+                    try text.write(toFile: out, atomically: true, encoding: .utf8)
+                } catch {
+                    throw fail("\(out): cannot write: \(error.localizedDescription)")
+                }
+            } else {
+                print(text, terminator: "")
+            }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read a JSON Lines export (or hand-written fixtures) into a cassette.",
+            discussion: "Every line is checked before anything is written: a bad line changes nothing.")
+        @Argument(help: "The export file.") var file: String
+        @Option(help: "The cassette to write (created when absent).") var into: String
+        @Option(name: .customLong("match-ignore"), help: "A JSON path left out of fingerprints computed for lines without one.")
+        var matchIgnore: [String] = []
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw fail("\(file): cannot read it") }
+            guard let text = String(validating: Array(data), as: UTF8.self) else { throw fail("\(file): not UTF-8 text") }
+            let interactions: [Interaction]
+            do {
+                interactions = try CassetteTools.decodeExport(
+                    text, file: file, ignoring: Fingerprint.defaultIgnoredPaths + matchIgnore.map(JSONPath.init(parsing:)))
+            } catch {
+                throw fail(error.description)
+            }
+            let store: CassetteStore
+            do { store = try CassetteStore(path: into, create: true) } catch { throw fail("\(error)") }
+            try await store.saveAll(interactions)
+            try await store.checkpoint()
+            print("imported \(interactions.count) interactions into \(into)")
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Interactions added, removed or changed from A to B, and where.")
+        @Argument(help: "The old cassette.") var a: String
+        @Argument(help: "The new cassette.") var b: String
+
+        func run() async throws {
+            print(CassetteTools.diff(try await open(a).all(), try await open(b).all()), terminator: "")
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the schema version, SQLite integrity, and that every stream assembles to its message.")
+        @Argument(help: "The cassette.") var path: String
+
+        func run() async throws {
+            let store = try open(path)
+            var problems: [String] = []
+            let version = try await store.storedSchemaVersion()
+            if version != CassetteStore.schemaVersion {
+                problems.append("schema version \(version), expected \(CassetteStore.schemaVersion)")
+            }
+            let integrity = try await store.integrityCheck()
+            if integrity != "ok" { problems.append("integrity check: \(integrity)") }
+            let interactions = try await store.all()
+            problems += CassetteTools.verify(interactions)
+            if problems.isEmpty {
+                print("\(path): ok (schema \(version), \(interactions.count) interactions)")
+            } else {
+                for problem in problems { printError("\(path): \(problem)") }
+                throw ExitCode(1)
+            }
+        }
+    }
+}
