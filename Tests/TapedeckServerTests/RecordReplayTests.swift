@@ -282,7 +282,7 @@ struct RecordReplayTests {
         }
         let stored = try #require(try await CassetteStore(path: cassette).all().first)
         let span = try #require(stored.events.last?.offsetMilliseconds) - (stored.events.first?.offsetMilliseconds ?? 0)
-        #expect(span >= 300, "the fake spaces its events 40 ms apart")
+        #expect(span >= 150, "the fake spaces its events 40 ms apart")
         func timed(_ edit: @escaping (inout TapedeckConfiguration) -> Void) async throws -> (Duration, Reply) {
             try await withTapedeck(replaying(cassette, edit)) { base in
                 let start = ContinuousClock.now
