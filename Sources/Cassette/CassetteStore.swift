@@ -10,45 +10,126 @@ public final class CassetteStore: Sendable {
     public static let schemaVersion = 2
 
     public let path: String
-    let pool: DatabasePool
+    /// A pool for writing and for files others may be writing; a queue over an immutable file for reading a
+    /// cassette that nobody is writing, so looking never creates `-wal` or `-shm` files beside it.
+    let pool: any DatabaseWriter
 
     /// Why a cassette could not be used, said so a person can act on it.
     public struct StoreError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// Opens (creating when `create` is true) the cassette at `path` and brings its schema up to date.
-    public init(path: String, create: Bool = true) throws {
+    /// Opens the cassette at `path`, bringing an older schema up to date.
+    /// - Parameters:
+    ///   - create: Create the file (and its directory) when absent.
+    ///   - readOnly: Open without writing when the schema is current, so looking at a cassette (replay, `list`,
+    ///     `export`) never changes the file. An older schema is still upgraded, once.
+    public init(path: String, create: Bool = true, readOnly: Bool = false) throws {
         self.path = path
         let fileManager = FileManager.default
+        var isNew = false
         if !fileManager.fileExists(atPath: path) {
             guard create else { throw StoreError(description: "\(path): no such cassette") }
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            isNew = true
         } else if let handle = FileHandle(forReadingAtPath: path) {
             // Refuse files that are not SQLite before SQLite gets a chance to misread them.
             let header = (try? handle.read(upToCount: 16)) ?? Data()
             try? handle.close()
+            if header.isEmpty && !create {
+                throw StoreError(description: "\(path): not a cassette (the file is empty)")
+            }
             if !header.isEmpty && header != Data("SQLite format 3\0".utf8) {
                 throw StoreError(description: "\(path): not a cassette (not an SQLite database)")
             }
         }
-        var configuration = Configuration()
-        // Other processes may be writing; wait for them rather than failing.
-        configuration.busyMode = .timeout(15)
-        configuration.prepareDatabase { db in
-            // WAL + NORMAL: a committed transaction survives a process crash, and writers never block readers.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        if readOnly && !isNew {
+            let pool = try Self.openReader(path: path)
+            switch try Self.schemaState(pool, path: path) {
+            case .current:
+                self.pool = pool
+                return
+            case .missing where !create:
+                throw StoreError(description: "\(path): not a cassette (no tapedeck tables in it)")
+            case .missing, .older:
+                break  // Upgrade below, with a writable connection.
+            }
         }
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-        } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): cannot open cassette: \(error.message ?? "\(error)")")
-        }
+        pool = try Self.openPool(path: path, readOnly: false)
         try Self.migrate(pool, path: path)
     }
 
-    static func migrate(_ pool: DatabasePool, path: String) throws {
+    /// A read-only connection. Without a write-ahead log beside the file, nobody is writing it: SQLite may then
+    /// treat it as immutable, which needs no locks and no `-shm` file.
+    static func openReader(path: String) throws -> any DatabaseWriter {
+        guard !FileManager.default.fileExists(atPath: path + "-wal") else { return try openPool(path: path, readOnly: true) }
+        var configuration = Configuration()
+        configuration.readonly = true
+        var escaped = ""
+        for ch in path {
+            switch ch {
+            case "%": escaped += "%25"
+            case "?": escaped += "%3f"
+            case "#": escaped += "%23"
+            default: escaped.append(ch)
+            }
+        }
+        do {
+            return try DatabaseQueue(path: "file:\(escaped)?immutable=1", configuration: configuration)
+        } catch let error as DatabaseError {
+            throw StoreError(description: "\(path): cannot open cassette: \(error.message ?? "\(error)")")
+        }
+    }
+
+    static func openPool(path: String, readOnly: Bool) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        // Other processes may be writing; wait for them rather than failing.
+        configuration.busyMode = .timeout(15)
+        if !readOnly {
+            configuration.prepareDatabase { db in
+                // WAL + NORMAL: a committed transaction survives a process crash, and writers never block readers.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+        }
+        do {
+            return try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw StoreError(description: "\(path): cannot open cassette: \(error.message ?? "\(error)")")
+        }
+    }
+
+    enum SchemaState { case current, older, missing }
+
+    static func schemaState(_ pool: any DatabaseWriter, path: String) throws -> SchemaState {
+        let migrator = makeMigrator()
+        do {
+            return try pool.read { db in
+                guard try db.tableExists("grdb_migrations") else { return .missing }
+                if try migrator.hasBeenSuperseded(db) {
+                    throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
+                }
+                return try migrator.hasCompletedMigrations(db) ? .current : .older
+            }
+        } catch let error as DatabaseError {
+            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
+        }
+    }
+
+    static func migrate(_ pool: any DatabaseWriter, path: String) throws {
+        let migrator = makeMigrator()
+        do {
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
+            }
+            try migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
+        }
+    }
+
+    static func makeMigrator() -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -83,14 +164,7 @@ public final class CassetteStore: Sendable {
                 UPDATE cassette_meta SET value = '2' WHERE key = 'schema_version';
                 """)
         }
-        do {
-            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
-                throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
-            }
-            try migrator.migrate(pool)
-        } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
-        }
+        return migrator
     }
 
     // MARK: - Reading

@@ -14,7 +14,7 @@ public enum CassetteTools {
     public static func list(_ interactions: [Interaction]) -> String {
         var rows = [["ID", "METHOD", "PATH", "MODEL", "STATUS", "FORM", "OCC", "SIZE", "RECORDED", "LAST USER MESSAGE"]]
         for i in interactions {
-            let words = i.requestJSON.map { Fixture.lastUserText($0) } ?? ""
+            let words = i.matcher.map { "(fixture) " + JSONWriter.string($0) } ?? i.requestJSON.map { Fixture.lastUserText($0) } ?? ""
             let summary = words.split(whereSeparator: { $0.isWhitespace }).prefix(8).joined(separator: " ")
             rows.append([
                 "\(i.id ?? 0)", i.method, i.path, i.model ?? "-", "\(i.status)",
@@ -107,25 +107,39 @@ public enum CassetteTools {
 
     // MARK: diff
 
-    /// What changed from cassette `a` to cassette `b`: interactions added, removed, or changed and where.
-    public static func diff(_ a: [Interaction], _ b: [Interaction]) -> String {
-        func key(_ i: Interaction) -> String { i.matcher.map { "match " + JSONWriter.string($0) } ?? "\(i.fingerprint)#\(i.occurrence)" }
+    /// What changed from cassette `a` to cassette `b`: interactions added, removed, or changed and where; and
+    /// whether anything differs.
+    public static func diff(_ a: [Interaction], _ b: [Interaction]) -> (text: String, differs: Bool) {
+        // Recordings pair up by fingerprint and occurrence; loose fixtures by matcher and their order among
+        // fixtures with the same matcher.
+        func keyed(_ interactions: [Interaction]) -> [(String, Interaction)] {
+            var seen: [String: Int] = [:]
+            return interactions.map { i in
+                guard let matcher = i.matcher else { return ("\(i.fingerprint)#\(i.occurrence)", i) }
+                let base = "match " + JSONWriter.string(matcher)
+                seen[base, default: 0] += 1
+                return ("\(base)#\(seen[base]!)", i)
+            }
+        }
         func label(_ i: Interaction) -> String {
+            if let matcher = i.matcher { return "\(i.method) \(i.path) fixture matching \(JSONWriter.string(matcher))" }
             let words = i.requestJSON.map { Fixture.lastUserText($0) }?.split(whereSeparator: { $0.isWhitespace }).prefix(8).joined(separator: " ") ?? ""
             return "\(i.method) \(i.path) #\(i.occurrence) \"\(words)\""
         }
         func comparable(_ i: Interaction) -> JSONValue {
-            var value = (try? JSONParser.parse(InteractionCodec.encode(i))) ?? .null
-            value = value.removing([JSONPath(parsing: "id"), JSONPath(parsing: "recorded_at"), JSONPath(parsing: "response.stream.*.t")])
-            return value
+            var ignored = [JSONPath(parsing: "id"), JSONPath(parsing: "recorded_at"), JSONPath(parsing: "response.stream.*.t")]
+            if i.matcher != nil { ignored.append(JSONPath(parsing: "fingerprint")) }
+            return ((try? JSONParser.parse(InteractionCodec.encode(i))) ?? .null).removing(ignored)
         }
-        let left = Dictionary(a.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
-        let right = Dictionary(b.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+        let left = keyed(a)
+        let right = keyed(b)
+        let leftKeys = Dictionary(left.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
+        let rightKeys = Dictionary(right.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
         var lines: [String] = []
-        for i in a where right[key(i)] == nil { lines.append("- removed \(label(i))") }
-        for i in b where left[key(i)] == nil { lines.append("+ added   \(label(i))") }
-        for i in a {
-            guard let j = right[key(i)] else { continue }
+        for (key, i) in left where rightKeys[key] == nil { lines.append("- removed \(label(i))") }
+        for (key, i) in right where leftKeys[key] == nil { lines.append("+ added   \(label(i))") }
+        for (key, i) in left {
+            guard let j = rightKeys[key] else { continue }
             if let d = comparable(i).firstDifference(from: comparable(j)) {
                 func show(_ v: JSONValue?) -> String {
                     guard let v else { return "(absent)" }
@@ -135,7 +149,7 @@ public enum CassetteTools {
                 lines.append("~ changed \(label(i)) at \(d.path): \(show(d.mine)) → \(show(d.theirs))")
             }
         }
-        return lines.isEmpty ? "no differences\n" : lines.joined(separator: "\n") + "\n"
+        return lines.isEmpty ? ("no differences\n", false) : (lines.joined(separator: "\n") + "\n", true)
     }
 
     // MARK: verify

@@ -113,6 +113,9 @@ public enum InteractionCodec {
 
     // MARK: - Decoding
 
+    /// Fingerprints of loose fixtures start with this; they never collide with SHA-256 hex.
+    public static let loosePrefix = "loose:"
+
     /// Reads one export line. Fields tapedeck can derive may be left out (see `Fixture`).
     /// - Parameters:
     ///   - text: The line.
@@ -194,11 +197,15 @@ public enum InteractionCodec {
         }
 
         let fingerprint: String
-        if let given = object["fingerprint"]?.stringValue {
+        if matcher != nil, let given = object["fingerprint"]?.stringValue, given.hasPrefix(Self.loosePrefix) {
+            fingerprint = given
+        } else if let matcher {
+            // Loose fixtures are keyed by what they say, not where they sit, so moving lines changes nothing.
+            let identity: JSONValue = ["match": matcher, "response": .object(response)]
+            fingerprint = Self.loosePrefix + Fingerprint(method: method, path: path, body: identity).hex.prefix(32)
+        } else if let given = object["fingerprint"]?.stringValue {
             guard Fingerprint(hex: given) != nil else { throw fail("fingerprint: expected 64 hex digits") }
             fingerprint = given
-        } else if matcher != nil {
-            fingerprint = "loose:\(line):" + Fingerprint(method: method, path: path, body: .string(text)).hex.prefix(16)
         } else {
             guard requestJSON != nil else { throw fail("request.body: needed to match (or give \"match\" for a loose fixture)") }
             fingerprint = Fingerprint(method: method, path: path, body: requestJSON, ignoring: ignoring).hex

@@ -21,7 +21,7 @@ public final class Tape: Sendable {
     }
 
     /// Opens the cassette at `path`. With `create` false, an absent file is an empty cassette and no file is made
-    /// until something is recorded.
+    /// until something is recorded, and a present one is opened read-only (replay never changes the file).
     public init(path: String, create: Bool) async throws {
         self.path = path
         openStore = { try CassetteStore(path: path, create: true) }
@@ -37,7 +37,7 @@ public final class Tape: Sendable {
     static func openIfPresent(path: String, create: Bool) throws -> CassetteStore? {
         if create { return try CassetteStore(path: path, create: true) }
         do {
-            return try CassetteStore(path: path, create: false)
+            return try CassetteStore(path: path, create: false, readOnly: true)
         } catch let error as CassetteStore.StoreError where error.description.hasSuffix("no such cassette") {
             return nil
         }

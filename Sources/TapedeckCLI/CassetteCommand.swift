@@ -14,9 +14,9 @@ public struct CassetteCommand: AsyncParsableCommand {
     public init() {}
 
     /// Opens an existing cassette, turning failures into one clear line and exit code 1.
-    static func open(_ path: String) throws -> CassetteStore {
+    static func open(_ path: String, readOnly: Bool = true) throws -> CassetteStore {
         do {
-            return try CassetteStore(path: path, create: false)
+            return try CassetteStore(path: path, create: false, readOnly: readOnly)
         } catch {
             throw fail("\(error)")
         }
@@ -68,7 +68,7 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Argument(help: "Ids to delete.") var ids: [Int64]
 
         func run() async throws {
-            let store = try open(path)
+            let store = try open(path, readOnly: false)
             let removed = try await store.delete(ids: ids)
             try await store.checkpoint()
             print("removed \(removed) of \(ids.count)")
@@ -130,7 +130,10 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Argument(help: "The new cassette.") var b: String
 
         func run() async throws {
-            print(CassetteTools.diff(try await open(a).all(), try await open(b).all()), terminator: "")
+            let (text, differs) = CassetteTools.diff(try await open(a).all(), try await open(b).all())
+            print(text, terminator: "")
+            // Like diff(1): 1 when the cassettes differ.
+            if differs { throw ExitCode(1) }
         }
     }
 
