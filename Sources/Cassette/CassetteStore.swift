@@ -169,15 +169,11 @@ public final class CassetteStore: Sendable {
 
     // MARK: - Reading
 
-    /// Fingerprint → occurrences (ascending) with their row ids: the whole matching index, small enough to keep in memory.
-    public func index() async throws -> [String: [(occurrence: Int, id: Int64)]] {
+    /// The occurrences recorded for one fingerprint, ascending, with their row ids (an indexed lookup).
+    public func occurrences(fingerprint: String) async throws -> [(occurrence: Int, id: Int64)] {
         try await pool.read { db in
-            var index: [String: [(occurrence: Int, id: Int64)]] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT fingerprint, occurrence, id FROM interaction WHERE matcher IS NULL ORDER BY fingerprint, occurrence")
-            while let row = try rows.next() {
-                index[row[0], default: []].append((occurrence: row[1], id: row[2]))
-            }
-            return index
+            try Row.fetchAll(db, sql: "SELECT occurrence, id FROM interaction WHERE fingerprint = ? ORDER BY occurrence", arguments: [fingerprint])
+                .map { (occurrence: $0[0], id: $0[1]) }
         }
     }
 
@@ -237,73 +233,54 @@ public final class CassetteStore: Sendable {
     // MARK: - Writing
 
     /// Saves an interaction in one transaction; a stored interaction with the same fingerprint and occurrence is
-    /// replaced, so re-recording a suite does not grow the cassette. Returns the row id.
+    /// replaced (keeping its id), so re-recording a suite does not grow the cassette. Returns the row id.
     @discardableResult
     public func save(_ interaction: Interaction) async throws -> Int64 {
-        try await pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO interaction (recorded_at, method, path, query, fingerprint, occurrence, request_headers,
-                        request_body, status, response_headers, response_body, is_stream, events, message, model,
-                        matcher, is_fixture)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (fingerprint, occurrence) DO UPDATE SET
-                        recorded_at = excluded.recorded_at, method = excluded.method, path = excluded.path,
-                        query = excluded.query, request_headers = excluded.request_headers,
-                        request_body = excluded.request_body, status = excluded.status,
-                        response_headers = excluded.response_headers, response_body = excluded.response_body,
-                        is_stream = excluded.is_stream, events = excluded.events, message = excluded.message,
-                        model = excluded.model, matcher = excluded.matcher, is_fixture = excluded.is_fixture
-                    """,
-                arguments: [
-                    interaction.recordedAt, interaction.method, interaction.path, interaction.query,
-                    interaction.fingerprint, interaction.occurrence,
-                    JSONWriter.string(interaction.requestHeaders.json), Data(interaction.requestBody),
-                    interaction.status, JSONWriter.string(interaction.responseHeaders.json),
-                    Data(interaction.responseBody), interaction.isStream,
-                    interaction.isStream ? JSONWriter.string(interaction.events.json) : nil,
-                    interaction.message.map(JSONWriter.string), interaction.model,
-                    interaction.matcher.map(JSONWriter.string), interaction.isFixture,
-                ])
-            return try Int64.fetchOne(
-                db, sql: "SELECT id FROM interaction WHERE fingerprint = ? AND occurrence = ?",
-                arguments: [interaction.fingerprint, interaction.occurrence]) ?? db.lastInsertedRowID
-        }
+        try await saveReportingInsert(interaction).id
+    }
+
+    /// Like `save`, also telling whether the interaction was new (rather than replacing an occurrence).
+    public func saveReportingInsert(_ interaction: Interaction) async throws -> (id: Int64, inserted: Bool) {
+        try await pool.write { db in try Self.write(interaction, keepingID: false, in: db) }
     }
 
     /// Saves many interactions in one transaction (all or nothing), keeping their ids when the slots are free.
     public func saveAll(_ interactions: [Interaction]) async throws {
         try await pool.write { db in
-            for interaction in interactions {
-                let existing = try Int64.fetchOne(
-                    db, sql: "SELECT id FROM interaction WHERE fingerprint = ? AND occurrence = ?",
-                    arguments: [interaction.fingerprint, interaction.occurrence])
-                var id = existing ?? interaction.id
-                if existing == nil, let wanted = id,
-                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM interaction WHERE id = ?", arguments: [wanted]) ?? 0 > 0
-                {
-                    id = nil
-                }
-                if let existing { try db.execute(sql: "DELETE FROM interaction WHERE id = ?", arguments: [existing]) }
-                try db.execute(
-                    sql: """
-                        INSERT INTO interaction (id, recorded_at, method, path, query, fingerprint, occurrence, request_headers,
-                            request_body, status, response_headers, response_body, is_stream, events, message, model,
-                            matcher, is_fixture)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        id, interaction.recordedAt, interaction.method, interaction.path, interaction.query,
-                        interaction.fingerprint, interaction.occurrence,
-                        JSONWriter.string(interaction.requestHeaders.json), Data(interaction.requestBody),
-                        interaction.status, JSONWriter.string(interaction.responseHeaders.json),
-                        Data(interaction.responseBody), interaction.isStream,
-                        interaction.isStream ? JSONWriter.string(interaction.events.json) : nil,
-                        interaction.message.map(JSONWriter.string), interaction.model,
-                        interaction.matcher.map(JSONWriter.string), interaction.isFixture,
-                    ])
-            }
+            for interaction in interactions { _ = try Self.write(interaction, keepingID: true, in: db) }
         }
+    }
+
+    /// The one way rows are written: replace the same fingerprint and occurrence in place, or insert.
+    static func write(_ interaction: Interaction, keepingID: Bool, in db: Database) throws -> (id: Int64, inserted: Bool) {
+        let existing = try Int64.fetchOne(
+            db, sql: "SELECT id FROM interaction WHERE fingerprint = ? AND occurrence = ?",
+            arguments: [interaction.fingerprint, interaction.occurrence])
+        var id = existing
+        if existing == nil, keepingID, let wanted = interaction.id,
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM interaction WHERE id = ?", arguments: [wanted]) == 0
+        {
+            id = wanted
+        }
+        if let existing { try db.execute(sql: "DELETE FROM interaction WHERE id = ?", arguments: [existing]) }
+        try db.execute(
+            sql: """
+                INSERT INTO interaction (id, recorded_at, method, path, query, fingerprint, occurrence, request_headers,
+                    request_body, status, response_headers, response_body, is_stream, events, message, model,
+                    matcher, is_fixture)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                id, interaction.recordedAt, interaction.method, interaction.path, interaction.query,
+                interaction.fingerprint, interaction.occurrence,
+                JSONWriter.string(interaction.requestHeaders.json), Data(interaction.requestBody),
+                interaction.status, JSONWriter.string(interaction.responseHeaders.json),
+                Data(interaction.responseBody), interaction.isStream,
+                interaction.isStream ? JSONWriter.string(interaction.events.json) : nil,
+                interaction.message.map(JSONWriter.string), interaction.model,
+                interaction.matcher.map(JSONWriter.string), interaction.isFixture,
+            ])
+        return (id ?? db.lastInsertedRowID, existing == nil)
     }
 
     /// Folds the write-ahead log into the main file, so the cassette is one self-contained file.

@@ -13,7 +13,10 @@ public final class Tape: Sendable {
 
     struct State {
         var store: CassetteStore?
+        /// Occurrences and row ids per fingerprint, filled in as fingerprints are first seen: the cassette is never
+        /// read whole, so start-up and memory do not grow with its size.
         var index: [String: [(occurrence: Int, id: Int64)]] = [:]
+        var count = 0
         var counters: [String: Int] = [:]
         var cache: [Int64: Interaction] = [:]
         /// Hand-written fixtures with loose matchers, in file order.
@@ -28,7 +31,7 @@ public final class Tape: Sendable {
         var initial = State()
         if let store = try Self.openIfPresent(path: path, create: create) {
             initial.store = store
-            initial.index = try await store.index()
+            initial.count = try await store.count()
             initial.loose = try await store.looseInteractions()
         }
         state = Mutex(initial)
@@ -65,17 +68,22 @@ public final class Tape: Sendable {
 
     /// The recording that answers occurrence `occurrence` of `fingerprint`, if any.
     public func recording(for fingerprint: Fingerprint, occurrence: Int) async throws -> Interaction? {
-        let found: (id: Int64, cached: Interaction?)? = state.withLock { state in
-            guard let entries = state.index[fingerprint.hex], !entries.isEmpty else { return nil }
-            // Entries are sorted by occurrence: take occurrence k, or the last one below it (past the end, the
-            // last repeats); a request earlier than every recording gets the first.
-            let chosen = entries.last { $0.occurrence <= occurrence } ?? entries[0]
-            return (chosen.id, state.cache[chosen.id])
+        let key = fingerprint.hex
+        let (known, store) = state.withLock { ($0.index[key], $0.store) }
+        var entries = known
+        if entries == nil {
+            guard let store else { return nil }
+            let loaded = try await store.occurrences(fingerprint: key)
+            state.withLock { $0.index[key] = loaded }
+            entries = loaded
         }
-        guard let found else { return nil }
-        if let cached = found.cached { return cached }
-        guard let interaction = try await store().interaction(id: found.id) else { return nil }
-        state.withLock { $0.cache[found.id] = interaction }
+        guard let entries, !entries.isEmpty else { return nil }
+        // Entries are sorted by occurrence: take occurrence k, or the last one below it (past the end, the last
+        // repeats); a request earlier than every recording gets the first.
+        let chosen = entries.last { $0.occurrence <= occurrence } ?? entries[0]
+        if let cached = state.withLock({ $0.cache[chosen.id] }) { return cached }
+        guard let interaction = try await store?.interaction(id: chosen.id) else { return nil }
+        state.withLock { $0.cache[chosen.id] = interaction }
         return interaction
     }
 
@@ -85,21 +93,19 @@ public final class Tape: Sendable {
         return loose.first { Fixture.matches($0.matcher ?? .null, body: body) }
     }
 
-    /// Whether anything is recorded for `fingerprint`.
-    public func contains(_ fingerprint: Fingerprint) -> Bool {
-        state.withLock { $0.index[fingerprint.hex]?.isEmpty == false }
-    }
-
     /// Saves `interaction` and makes it visible to replay.
     @discardableResult
     public func record(_ interaction: Interaction) async throws -> Int64 {
-        let id = try await store().save(interaction)
+        let (id, inserted) = try await store().saveReportingInsert(interaction)
         state.withLock { state in
-            var entries = state.index[interaction.fingerprint, default: []]
-            entries.removeAll { $0.occurrence == interaction.occurrence }
-            entries.append((interaction.occurrence, id))
-            entries.sort { $0.occurrence < $1.occurrence }
-            state.index[interaction.fingerprint] = entries
+            if inserted { state.count += 1 }
+            // Only a fingerprint already looked up has entries to keep current; others are read when first seen.
+            if var entries = state.index[interaction.fingerprint] {
+                entries.removeAll { $0.occurrence == interaction.occurrence }
+                entries.append((interaction.occurrence, id))
+                entries.sort { $0.occurrence < $1.occurrence }
+                state.index[interaction.fingerprint] = entries
+            }
             var stored = interaction
             stored.id = id
             state.cache[id] = stored
@@ -113,7 +119,7 @@ public final class Tape: Sendable {
     }
 
     /// How many interactions the index knows.
-    public var count: Int { state.withLock { $0.index.values.reduce(0) { $0 + $1.count } + $0.loose.count } }
+    public var count: Int { state.withLock { $0.count } }
 
     /// Explains a miss: the recording closest to `body` on the same method and path, and the first JSON path
     /// where they differ, in the words of `--on-miss error`.

@@ -5,11 +5,16 @@ import Crypto
 public struct Fingerprint: Sendable, Hashable, CustomStringConvertible {
     /// The 32 digest bytes.
     public let bytes: [UInt8]
+    /// The digest as 64 lower-case hex digits, computed once: it keys every lookup.
+    public let hex: String
 
     /// Paths ignored by default: whether a call streams, and who the end user is, do not change its answer.
     public static let defaultIgnoredPaths: [JSONPath] = [JSONPath(parsing: "stream"), JSONPath(parsing: "metadata.user_id")]
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+        self.hex = Self.hex(bytes)
+    }
 
     public init?(hex: String) {
         guard hex.utf8.count == 64 else { return nil }
@@ -20,7 +25,7 @@ public struct Fingerprint: Sendable, Hashable, CustomStringConvertible {
             guard let h = Self.nibble(hi), let l = Self.nibble(lo) else { return nil }
             out.append(h << 4 | l)
         }
-        bytes = out
+        self.init(bytes: out)
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {
@@ -47,18 +52,21 @@ public struct Fingerprint: Sendable, Hashable, CustomStringConvertible {
         if let body {
             hasher.update(data: JSONWriter.canonicalBytes(body.removing(ignoring)))
         }
-        bytes = Array(hasher.finalize())
+        self.init(bytes: Array(hasher.finalize()))
     }
 
-    public var hex: String {
-        var out = ""
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(Character(Unicode.Scalar(JSONWriter.hex[Int(b >> 4)])))
-            out.append(Character(Unicode.Scalar(JSONWriter.hex[Int(b & 0xF)])))
+    static func hex(_ bytes: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            for (i, b) in bytes.enumerated() {
+                buffer[2 * i] = JSONWriter.hex[Int(b >> 4)]
+                buffer[2 * i + 1] = JSONWriter.hex[Int(b & 0xF)]
+            }
+            return bytes.count * 2
         }
-        return out
     }
+
+    public static func == (lhs: Fingerprint, rhs: Fingerprint) -> Bool { lhs.bytes == rhs.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
     public var description: String { hex }
 

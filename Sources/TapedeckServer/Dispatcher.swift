@@ -26,7 +26,7 @@ final class Dispatcher: Sendable {
         var method: String
         var path: String
         var query: String?
-        var headers: [(String, String)]
+        var request: Request
         var rawBody: [UInt8]
         /// The body as JSON after redaction: what is matched and stored.
         var body: JSONValue?
@@ -55,7 +55,7 @@ final class Dispatcher: Sendable {
         let query = request.uri.query.flatMap { $0.isEmpty ? nil : $0 }
         return Exchange(
             method: request.method.rawValue, path: path, query: query,
-            headers: request.headers.map { ($0.name.rawName, $0.value) }, rawBody: raw, body: body,
+            request: request, rawBody: raw, body: body,
             fingerprint: Fingerprint(method: request.method.rawValue, path: path, body: body, ignoring: configuration.ignoredPaths))
     }
 
@@ -73,7 +73,8 @@ final class Dispatcher: Sendable {
         if configuration.mode != .replay, let proxy {
             return try await proxy.forward(
                 ForwardedRequest(
-                    method: exchange.method, path: exchange.path, query: exchange.query, headers: exchange.headers,
+                    method: exchange.method, path: exchange.path, query: exchange.query,
+                    headers: exchange.request.headers.map { ($0.name.rawName, $0.value) },
                     body: exchange.rawBody,
                     storedBody: redactor.isEmpty ? exchange.rawBody : exchange.body.map(JSONWriter.bytes) ?? [],
                     fingerprint: exchange.fingerprint, occurrence: occurrence,

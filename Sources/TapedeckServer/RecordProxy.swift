@@ -97,7 +97,7 @@ final class RecordProxy: Sendable {
         let isStream = response.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
 
         let template = Interaction(
-            recordedAt: Date().ISO8601Format(), method: forwarded.method, path: forwarded.path, query: forwarded.query,
+            recordedAt: "", method: forwarded.method, path: forwarded.path, query: forwarded.query,
             fingerprint: forwarded.fingerprint.hex, occurrence: forwarded.occurrence,
             requestHeaders: storedRequestHeaders, requestBody: forwarded.storedBody, status: status,
             responseHeaders: storedHeaders, responseBody: [], isStream: isStream, events: [], message: nil,
@@ -178,6 +178,9 @@ final class RecordProxy: Sendable {
     }
 
     func save(_ interaction: Interaction) async {
+        // Stamped here, after the answer arrived: nothing slows the way to the first byte.
+        var interaction = interaction
+        interaction.recordedAt = Date().ISO8601Format()
         do {
             let id = try await tape.record(interaction)
             logger.debug("Recorded", metadata: ["interaction.id": "\(id)", "fingerprint": "\(interaction.fingerprint.prefix(12))"])

@@ -10,13 +10,6 @@ import Testing
 struct SynthesisRouteTests {
     static let hello = #"{"model":"claude-sonnet-4-5","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}"#
 
-    func withApp(_ edit: (inout TapedeckConfiguration) -> Void = { _ in },
-        _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws
-    {
-        let app = try await buildApplication(configuration: testConfiguration(edit), logger: testLogger)
-        try await app.test(.router) { client in try await test(client) }
-    }
-
     @Test func answersAMessageWithTheAPIsShapeAndHeaders() async throws {
         try await withApp { client in
             try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(Self.hello)) { response in
@@ -121,13 +114,6 @@ struct SynthesisRouteTests {
 
 @Suite("Errors as the API shows them")
 struct ErrorRouteTests {
-    func withApp(_ edit: (inout TapedeckConfiguration) -> Void = { _ in },
-        _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws
-    {
-        let app = try await buildApplication(configuration: testConfiguration(edit), logger: testLogger)
-        try await app.test(.router) { client in try await test(client) }
-    }
-
     @Test func unknownPathAndWrongMethod() async throws {
         try await withApp { client in
             try expectEnvelope(try await client.execute(uri: "/v1/nope", method: .get), status: 404, type: "not_found_error")

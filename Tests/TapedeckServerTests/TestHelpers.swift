@@ -17,6 +17,14 @@ func testConfiguration(_ edit: (inout TapedeckConfiguration) -> Void = { _ in })
     return configuration
 }
 
+/// Runs `test` against the app through Hummingbird's router test client (no socket).
+func withApp(_ edit: (inout TapedeckConfiguration) -> Void = { _ in },
+    _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws
+{
+    let app = try await buildApplication(configuration: testConfiguration(edit), logger: testLogger)
+    try await app.test(.router) { client in try await test(client) }
+}
+
 var testLogger: Logger {
     var logger = Logger(label: "tapedeck-test")
     logger.logLevel = .warning

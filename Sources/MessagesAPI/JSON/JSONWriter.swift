@@ -45,13 +45,19 @@ public enum JSONWriter {
         case .object(let object):
             out.append(UInt8(ascii: "{"))
             if canonical {
-                // Sorting by UTF-8 bytes keeps the canonical form independent of locale and platform.
-                var seen = Set<String>()
-                var latest: [(key: String, value: JSONValue)] = []
-                for entry in object.entries.reversed() where seen.insert(entry.key).inserted { latest.append(entry) }
-                let sorted = latest.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-                for (i, entry) in sorted.enumerated() {
-                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                // Sorting by UTF-8 bytes keeps the canonical form independent of locale and platform. The sort is
+                // stable, so of duplicate keys the last one (the one lookups see) is the one written.
+                let entries = object.entries
+                let order = entries.indices.sorted { a, b in
+                    let (x, y) = (entries[a].key, entries[b].key)
+                    return x == y ? a < b : x.utf8.lexicographicallyPrecedes(y.utf8)
+                }
+                var first = true
+                for (n, i) in order.enumerated() {
+                    if n + 1 < order.count, entries[order[n + 1]].key == entries[i].key { continue }
+                    let entry = entries[i]
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
                     writeString(entry.key, into: &out)
                     out.append(UInt8(ascii: ":"))
                     write(entry.value, into: &out, canonical: true)
