@@ -67,7 +67,7 @@ final class Dispatcher: Sendable {
             if let recording = try await tape.recording(for: exchange.fingerprint, occurrence: occurrence)
                 ?? tape.looseRecording(for: exchange.body)
             {
-                return replayer.answer(recording, to: exchange).response()
+                return replayer.respond(recording, to: exchange)
             }
         }
         if configuration.mode != .replay, let proxy {

@@ -1,5 +1,9 @@
 import Cassette
+import HTTPTypes
+import Hummingbird
 import MessagesAPI
+import NIOCore
+import Synchronization
 import Synthesis
 
 /// Answers a request from a recording, in the style the request asked for.
@@ -7,10 +11,32 @@ import Synthesis
 /// Same style: the recorded bytes, exactly. A streamed recording asked for as JSON: its assembled Message (or, if
 /// the stream died with an `error` event, that error with its HTTP status). A JSON recording asked for as a
 /// stream: events built from the Message with the API's grammar.
-struct Replayer: Sendable {
+final class Replayer: Sendable {
     let pace: TapedeckConfiguration.Pace
     let speed: Double
     let catalog: ModelCatalog
+    /// Same-style answers built once per recording: a replayed hit is then just a lookup.
+    private let prepared = Mutex<[Int64: Response]>([:])
+
+    init(pace: TapedeckConfiguration.Pace, speed: Double, catalog: ModelCatalog) {
+        self.pace = pace
+        self.speed = speed
+        self.catalog = catalog
+    }
+
+    /// The response for a recording in the style it was recorded in, built on first use and then reused.
+    /// Paced streams are excluded: their bodies wait between events and are built per request.
+    func respond(_ interaction: Interaction, to exchange: Dispatcher.Exchange) -> Response {
+        let sameStyle = !interaction.isFixture && (interaction.isStream == exchange.wantsStream
+            || !interaction.path.hasSuffix("/messages") || interaction.status != 200 && !interaction.isStream)
+        guard sameStyle, !(interaction.isStream && pace == .recorded), let id = interaction.id else {
+            return answer(interaction, to: exchange).response()
+        }
+        if let response = prepared.withLock({ $0[id] }) { return response }
+        let response = answer(interaction, to: exchange).response()
+        prepared.withLock { $0[id] = response }
+        return response
+    }
 
     /// Response headers that only make sense for the recorded body's own form.
     static let formHeaders: Set<String> = ["content-type", "cache-control", "content-length", "transfer-encoding"]
@@ -28,7 +54,7 @@ struct Replayer: Sendable {
             return Answer(headers: headers, body: .json(JSONWriter.bytes(message)), source: .recorded)
         }
         let headers = interaction.responseHeaders.map { ($0.name, $0.value) }
-        let portable = headers.filter { !Self.formHeaders.contains($0.0.lowercased()) }
+        var portable: [(String, String)] { headers.filter { !Self.formHeaders.contains($0.0.lowercased()) } }
 
         if interaction.isStream && !wantsStream && interaction.path.hasSuffix("/messages") {
             let assembler = MessageAssembler.assemble(
