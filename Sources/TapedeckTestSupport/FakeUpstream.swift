@@ -1,6 +1,7 @@
 public import Hummingbird
+public import Logging
+public import ServiceLifecycle
 import HTTPTypes
-import Logging
 public import MessagesAPI
 import NIOCore
 import Synchronization
@@ -210,7 +211,6 @@ public final class Gate: Sendable {
     }
 }
 
-import ServiceLifecycle
 
 extension FakeUpstream {
     /// Runs a fake upstream on loopback for the duration of `body`, which gets the fake and its base URL.
@@ -220,25 +220,34 @@ extension FakeUpstream {
         let app = fake.buildApplication { port in continuation.yield(port) }
         var logger = Logger(label: "fake-upstream")
         logger.logLevel = .critical
-        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw FakeUpstreamError.hungUp }
-            do {
-                let result = try await body(fake, "http://127.0.0.1:\(port)")
-                fake.gate.open()
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                fake.gate.open()
-                await group.triggerGracefulShutdown()
-                throw error
-            }
+        // Opening the gate first lets a held-back stream finish, so shutdown never waits on it.
+        return try await withServing(app, ports: ports, logger: logger, beforeShutdown: { fake.gate.open() }) { port in
+            try await body(fake, "http://127.0.0.1:\(port)")
+        }
+    }
+}
+
+/// Runs `service` (an application) for the duration of `body`, which gets the port the service reports on `ports`;
+/// then shuts it down gracefully and waits for it.
+public func withServing<T: Sendable>(
+    _ service: some Service, ports: AsyncStream<Int>, logger: Logger, beforeShutdown: @Sendable () -> Void = {},
+    _ body: (Int) async throws -> T
+) async throws -> T {
+    let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw FakeUpstreamError.hungUp }
+        do {
+            let result = try await body(port)
+            beforeShutdown()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return result
+        } catch {
+            beforeShutdown()
+            await group.triggerGracefulShutdown()
+            throw error
         }
     }
 }

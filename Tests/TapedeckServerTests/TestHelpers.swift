@@ -65,30 +65,13 @@ func expectEnvelope(_ response: TestResponse, status: Int, type: String, message
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
-import ServiceLifecycle
+import TapedeckTestSupport
 
 /// Runs tapedeck on a free loopback port for the duration of `body`, which gets its base URL.
 func withTapedeck<T: Sendable>(_ configuration: TapedeckConfiguration, _ body: @Sendable (String) async throws -> T) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     let app = try await buildApplication(configuration: configuration, logger: testLogger) { continuation.yield($0.port) }
-    let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: testLogger)
-    return try await withThrowingTaskGroup(of: T?.self) { tasks in
-        tasks.addTask {
-            try await group.run()
-            return nil
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        do {
-            let result = try await body("http://127.0.0.1:\(port)")
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return result
-        } catch {
-            await group.triggerGracefulShutdown()
-            throw error
-        }
-    }
+    return try await withServing(app, ports: ports, logger: testLogger) { port in try await body("http://127.0.0.1:\(port)") }
 }
 
 /// A response read to the end.
