@@ -16,7 +16,8 @@ public struct Serve: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable (TAPEDECK_MODE, TAPEDECK_CASSETTE, TAPEDECK_UPSTREAM, \
             TAPEDECK_HOST, TAPEDECK_PORT, TAPEDECK_ON_MISS, TAPEDECK_PACE, TAPEDECK_SPEED, TAPEDECK_MATCH_IGNORE, \
-            TAPEDECK_REDACT_HEADER, TAPEDECK_REDACT, TAPEDECK_MAX_BODY, TAPEDECK_LOG_LEVEL); a flag beats its variable.
+            TAPEDECK_REDACT_HEADER, TAPEDECK_REDACT, TAPEDECK_MAX_BODY, TAPEDECK_IDLE_TIMEOUT, TAPEDECK_LOG_LEVEL); a flag beats \
+            its variable.
             """
     )
 
@@ -56,6 +57,9 @@ public struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-body"), help: "Largest request body in bytes (default: 33554432).")
     var maxBody: Int?
 
+    @Option(name: .customLong("idle-timeout"), help: "Seconds before a silent connection is closed (default: 60).")
+    var idleTimeout: Int?
+
     @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error (default: info).")
     var logLevel: String?
 
@@ -79,6 +83,7 @@ public struct Serve: AsyncParsableCommand {
         options.redactHeaders = redactHeader
         options.redactPatterns = redact
         options.maxBody = maxBody
+        options.idleTimeout = idleTimeout
         options.logLevel = logLevel
         options.allowUpstreamInCI = allowUpstreamInCI
         return options

@@ -17,6 +17,7 @@ public struct ServeOptions: Sendable {
     public var redactHeaders: [String] = []
     public var redactPatterns: [String] = []
     public var maxBody: Int?
+    public var idleTimeout: Int?
     public var logLevel: String?
     public var allowUpstreamInCI = false
 
@@ -92,6 +93,13 @@ public struct ServeOptions: Sendable {
             configuration.maxBodyBytes = n
         }
         guard configuration.maxBodyBytes > 0 else { throw Problem(description: "--max-body must be at least 1 byte.") }
+        if let idleTimeout {
+            configuration.idleTimeout = idleTimeout
+        } else if let text = environment["TAPEDECK_IDLE_TIMEOUT"], !text.isEmpty {
+            guard let n = Int(text) else { throw Problem(description: "TAPEDECK_IDLE_TIMEOUT must be a number of seconds.") }
+            configuration.idleTimeout = n
+        }
+        guard configuration.idleTimeout > 0 else { throw Problem(description: "--idle-timeout must be at least 1 second.") }
         if let text = value(logLevel, "TAPEDECK_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 throw Problem(

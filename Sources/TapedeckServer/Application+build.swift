@@ -59,6 +59,8 @@ public func buildApplication(
     let startupLine = configuration.startupLine
     return Application(
         router: router,
+        // A client that stops sending (half a request, or an idle keep-alive) is dropped, freeing its connection.
+        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: services,
         onServerRunning: { channel in

@@ -44,6 +44,8 @@ public struct TapedeckConfiguration: Sendable {
     public var redactPatterns: [String] = []
     /// Key used upstream when the client sent none.
     public var upstreamKey: String?
+    /// Seconds a connection may stay silent (idle, or part-way through sending a request) before it is closed.
+    public var idleTimeout: Int = 60
     /// Seconds to wait for the upstream to accept a connection.
     public var upstreamConnectTimeout: Int = 10
     /// Seconds the upstream may stay silent mid-answer before the call fails with a 504.

@@ -64,6 +64,7 @@ struct ServeOptionsTests {
         (["--speed", "0"], "--speed must be a positive number"),
         (["--port", "70000"], "out of range"),
         (["--log-level", "loud"], "Unknown --log-level 'loud'"),
+        (["--idle-timeout", "0"], "--idle-timeout must be at least 1 second"),
     ])
     func badValuesSayWhatToDo(_ arguments: [String], _ expected: String) throws {
         #expect {
@@ -76,7 +77,7 @@ struct ServeOptionsTests {
     @Test func helpListsEveryFlag() {
         let help = Serve.helpMessage()
         for flag in ["--mode", "--cassette", "--upstream", "--host", "--port", "--on-miss", "--pace", "--speed",
-            "--match-ignore", "--redact-header", "--redact", "--max-body", "--log-level", "--allow-upstream-in-ci"]
+            "--match-ignore", "--redact-header", "--redact", "--max-body", "--idle-timeout", "--log-level", "--allow-upstream-in-ci"]
         {
             #expect(help.contains(flag), "\(flag) missing from help")
         }
