@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, TypeVar
 
 import anthropic
 import httpx
@@ -61,42 +61,67 @@ class TapedeckStartError(RuntimeError):
     """The binary is missing, exited early, or never became healthy."""
 
 
-def tapedeck_binary() -> Path:
-    """Path of the binary under test: ``$TAPEDECK_BIN`` or the debug build."""
-    value = os.environ.get("TAPEDECK_BIN")
+def _path_from_env(name: str, default: Path) -> Path:
+    """``$name`` as a path (relative values are resolved against the repository root), or ``default``."""
+    value = os.environ.get(name)
     if not value:
-        return DEFAULT_BIN
+        return default
     path = Path(value).expanduser()
     return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+def tapedeck_binary() -> Path:
+    """Path of the binary under test: ``$TAPEDECK_BIN`` or the debug build."""
+    return _path_from_env("TAPEDECK_BIN", DEFAULT_BIN)
 
 
 def fake_upstream_binary() -> Path:
     """Path of the fake upstream: ``$FAKE_UPSTREAM_BIN`` or ``tapedeck-fake-upstream`` next to the tapedeck binary."""
-    value = os.environ.get("FAKE_UPSTREAM_BIN")
-    if not value:
-        return tapedeck_binary().parent / "tapedeck-fake-upstream"
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (REPO_ROOT / path)
+    return _path_from_env("FAKE_UPSTREAM_BIN", tapedeck_binary().parent / "tapedeck-fake-upstream")
 
 
 def _has_option(args: Sequence[str], name: str) -> bool:
     return any(a == name or a.startswith(name + "=") for a in args)
 
 
-class TapedeckServer:
-    """One running ``tapedeck serve`` process."""
+def _spawn(argv: list[str], **kwargs) -> subprocess.Popen:
+    """Start ``argv`` with stdin closed and stdout and stderr merged into one text pipe."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        errors="replace",
+        **kwargs,
+    )
 
-    def __init__(self, process: subprocess.Popen, argv: list[str], cassette: Optional[Path]):
+
+_Child = TypeVar("_Child", bound="_ChildProcess")
+
+
+class _ChildProcess:
+    """A child process listening on ``127.0.0.1:port``, whose merged output is drained in the background.
+
+    Subclasses set ``NAME`` (as in "NAME exited with status ...") and ``OUTPUT_LABEL`` (as in
+    "--- OUTPUT_LABEL output ---"), and implement ``wait_until_ready``, which sets ``port``.
+    """
+
+    NAME = "the child process"
+    OUTPUT_LABEL = "child process"
+
+    def __init__(self, process: subprocess.Popen, argv: list[str]):
         self.process = process
         self.argv = argv
-        self.cassette = cassette
         self.port: Optional[int] = None
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
         # Drain the merged stdout/stderr for the whole life of the process, otherwise the
-        # pipe fills up with request logs and the server blocks.
-        self._reader = threading.Thread(target=self._drain, name="tapedeck-output", daemon=True)
+        # pipe fills up with request logs and the process blocks.
+        thread_name = self.OUTPUT_LABEL.replace(" ", "-") + "-output"
+        self._reader = threading.Thread(target=self._drain, name=thread_name, daemon=True)
         self._reader.start()
 
     @property
@@ -109,9 +134,6 @@ class TapedeckServer:
         with self._lock:
             return "".join(self._lines)
 
-    def client(self, **kwargs) -> anthropic.Anthropic:
-        return make_client(self.base_url, **kwargs)
-
     # -- lifecycle ---------------------------------------------------------------
 
     def _drain(self) -> None:
@@ -122,57 +144,39 @@ class TapedeckServer:
             self._queue.put(line)
         self._queue.put(None)  # EOF
 
-    def _fail(self, why: str) -> "TapedeckStartError":
+    def _fail(self, why: str) -> TapedeckStartError:
         out = self.output().strip() or "(no output)"
-        return TapedeckStartError(f"{why}\ncommand: {' '.join(self.argv)}\n--- tapedeck output ---\n{out}")
+        return TapedeckStartError(f"{why}\ncommand: {' '.join(self.argv)}\n--- {self.OUTPUT_LABEL} output ---\n{out}")
+
+    def _exited(self, stage: str) -> TapedeckStartError:
+        return self._fail(f"{self.NAME} exited with status {self.process.returncode} before it was {stage}")
+
+    def _next_line(self, remaining: float) -> Optional[str]:
+        """The next line of output, or ``None`` if none came within ``remaining`` seconds.
+
+        Raises (after reaping the process) once the output has ended: the process exited before it was ready.
+        """
+        try:
+            line = self._queue.get(timeout=remaining)
+        except queue.Empty:
+            return None
+        if line is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=STOP_TIMEOUT)
+            raise self._exited("ready")
+        return line
 
     def wait_until_ready(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        fallback_port: Optional[int] = None
-        while self.port is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                if fallback_port is not None:
-                    self.port = fallback_port
-                    break
-                raise self._fail(
-                    f"tapedeck printed no line containing http://127.0.0.1:PORT within {timeout:.0f} s"
-                )
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=STOP_TIMEOUT)
-                raise self._fail(f"tapedeck exited with status {self.process.returncode} before it was ready")
-            for m in _URL_RE.finditer(line):
-                if int(m.group(1)) != 0:  # a line printed before binding may still say :0
-                    self.port = int(m.group(1))
-                    break
-            if self.port is None and fallback_port is None:
-                m = _LISTEN_RE.search(line)
-                if m and int(m.group(1)) != 0:
-                    fallback_port = int(m.group(1))
+        raise NotImplementedError
 
-        last_error = "no attempt"
-        with httpx.Client(timeout=2.0) as http:
-            while True:
-                if self.process.poll() is not None:
-                    raise self._fail(f"tapedeck exited with status {self.process.returncode} before it was healthy")
-                try:
-                    r = http.get(f"{self.base_url}/_tapedeck/health")
-                    if r.status_code == 200:
-                        return
-                    last_error = f"HTTP {r.status_code}: {r.text[:200]}"
-                except httpx.HTTPError as e:
-                    last_error = repr(e)
-                if time.monotonic() > deadline:
-                    raise self._fail(
-                        f"GET {self.base_url}/_tapedeck/health did not answer 200 within {timeout:.0f} s "
-                        f"(last: {last_error})"
-                    )
-                time.sleep(0.05)  # polling interval, not synchronisation
+    @contextlib.contextmanager
+    def _running(self: _Child) -> Iterator[_Child]:
+        """Wait until ready, yield, and stop the process in any case."""
+        try:
+            self.wait_until_ready()
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> int:
         """SIGTERM, then SIGKILL after ``STOP_TIMEOUT`` seconds. Returns the exit status."""
@@ -187,6 +191,63 @@ class TapedeckServer:
         if self.process.stdout is not None:
             self.process.stdout.close()
         return self.process.returncode
+
+
+class TapedeckServer(_ChildProcess):
+    """One running ``tapedeck serve`` process."""
+
+    NAME = "tapedeck"
+    OUTPUT_LABEL = "tapedeck"
+
+    def __init__(self, process: subprocess.Popen, argv: list[str], cassette: Optional[Path]):
+        super().__init__(process, argv)
+        self.cassette = cassette
+
+    def client(self, **kwargs) -> anthropic.Anthropic:
+        return make_client(self.base_url, **kwargs)
+
+    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        fallback_port: Optional[int] = None
+        while self.port is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if fallback_port is not None:
+                    self.port = fallback_port
+                    break
+                raise self._fail(
+                    f"tapedeck printed no line containing http://127.0.0.1:PORT within {timeout:.0f} s"
+                )
+            line = self._next_line(remaining)
+            if line is None:
+                continue
+            for m in _URL_RE.finditer(line):
+                if int(m.group(1)) != 0:  # a line printed before binding may still say :0
+                    self.port = int(m.group(1))
+                    break
+            if self.port is None and fallback_port is None:
+                m = _LISTEN_RE.search(line)
+                if m and int(m.group(1)) != 0:
+                    fallback_port = int(m.group(1))
+
+        last_error = "no attempt"
+        with httpx.Client(timeout=2.0) as http:
+            while True:
+                if self.process.poll() is not None:
+                    raise self._exited("healthy")
+                try:
+                    r = http.get(f"{self.base_url}/_tapedeck/health")
+                    if r.status_code == 200:
+                        return
+                    last_error = f"HTTP {r.status_code}: {r.text[:200]}"
+                except httpx.HTTPError as e:
+                    last_error = repr(e)
+                if time.monotonic() > deadline:
+                    raise self._fail(
+                        f"GET {self.base_url}/_tapedeck/health did not answer 200 within {timeout:.0f} s "
+                        f"(last: {last_error})"
+                    )
+                time.sleep(0.05)  # polling interval, not synchronisation
 
 
 @contextlib.contextmanager
@@ -232,23 +293,9 @@ def start_tapedeck(*args: str, env: Optional[dict] = None, cwd: Optional[Path] =
             else:
                 proc_env[key] = value
 
-        process = subprocess.Popen(
-            argv,
-            cwd=str(cwd or tmpdir),
-            env=proc_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            errors="replace",
-        )
-        server = TapedeckServer(process, argv, cassette)
-        try:
-            server.wait_until_ready()
+        process = _spawn(argv, cwd=str(cwd or tmpdir), env=proc_env)
+        with TapedeckServer(process, argv, cassette)._running() as server:
             yield server
-        finally:
-            server.stop()
 
 
 def make_client(base_url: str, **kwargs) -> anthropic.Anthropic:
@@ -274,69 +321,27 @@ def text_of(message) -> str:
 
 # -- the fake upstream ------------------------------------------------------------
 
-_FAKE_LINE_RE = re.compile(r"fake upstream on (http://127\.0\.0\.1:(\d+))")
+_FAKE_LINE_RE = re.compile(r"fake upstream on http://127\.0\.0\.1:(\d+)")
 
 
-class FakeUpstreamServer:
-    """One running ``tapedeck-fake-upstream`` process (``.base_url``, ``.output()``)."""
+class FakeUpstreamServer(_ChildProcess):
+    """One running ``tapedeck-fake-upstream`` process (``.base_url``, ``.port``, ``.output()``)."""
 
-    def __init__(self, process: subprocess.Popen, argv: list[str]):
-        self.process = process
-        self.argv = argv
-        self.base_url: Optional[str] = None
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
-        self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
-        self._reader = threading.Thread(target=self._drain, name="fake-upstream-output", daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._lock:
-                self._lines.append(line)
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def output(self) -> str:
-        with self._lock:
-            return "".join(self._lines)
-
-    def _fail(self, why: str) -> TapedeckStartError:
-        out = self.output().strip() or "(no output)"
-        return TapedeckStartError(f"{why}\ncommand: {' '.join(self.argv)}\n--- fake upstream output ---\n{out}")
+    NAME = "the fake upstream"
+    OUTPUT_LABEL = "fake upstream"
 
     def wait_until_ready(self, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
-        while self.base_url is None:
+        while self.port is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._fail(f"the fake upstream printed no 'fake upstream on http://127.0.0.1:PORT' within {timeout:.0f} s")
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                continue
+            line = self._next_line(remaining)
             if line is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=STOP_TIMEOUT)
-                raise self._fail(f"the fake upstream exited with status {self.process.returncode} before it was ready")
+                continue
             m = _FAKE_LINE_RE.search(line)
-            if m and int(m.group(2)) != 0:
-                self.base_url = m.group(1)
-
-    def stop(self) -> int:
-        """SIGTERM, then SIGKILL after ``STOP_TIMEOUT`` seconds. Returns the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-        self._reader.join(timeout=STOP_TIMEOUT)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return self.process.returncode
+            if m and int(m.group(1)) != 0:
+                self.port = int(m.group(1))
 
 
 @contextlib.contextmanager
@@ -354,18 +359,5 @@ def start_fake_upstream() -> Iterator[FakeUpstreamServer]:
             f"or set FAKE_UPSTREAM_BIN to its path."
         )
     argv = [str(binary), "--port", "0"]
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-        errors="replace",
-    )
-    server = FakeUpstreamServer(process, argv)
-    try:
-        server.wait_until_ready()
+    with FakeUpstreamServer(_spawn(argv), argv)._running() as server:
         yield server
-    finally:
-        server.stop()

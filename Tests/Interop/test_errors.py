@@ -24,41 +24,36 @@ def assert_envelope(error: anthropic.APIStatusError, status: int, error_type: st
     return body["error"]
 
 
-def test_empty_messages_is_a_bad_request(client):
-    with pytest.raises(anthropic.BadRequestError) as info:
-        client.messages.create(model=MODEL, max_tokens=1024, messages=[])
-
-    error = assert_envelope(info.value, 400, "invalid_request_error")
-    assert "at least one message" in error["message"]
-
-
-def test_thinking_budget_below_minimum_is_a_bad_request(client):
-    with pytest.raises(anthropic.BadRequestError) as info:
-        client.messages.create(
-            model=MODEL, max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 100}, messages=user("Hi")
-        )
-
-    error = assert_envelope(info.value, 400, "invalid_request_error")
-    assert "budget_tokens" in error["message"]
-
-
-def test_thinking_budget_not_below_max_tokens_is_a_bad_request(client):
-    with pytest.raises(anthropic.BadRequestError) as info:
-        client.messages.create(
-            model=MODEL, max_tokens=1024, thinking={"type": "enabled", "budget_tokens": 2048}, messages=user("Hi")
-        )
-
-    error = assert_envelope(info.value, 400, "invalid_request_error")
-    assert "budget_tokens" in error["message"]
-    assert "max_tokens" in error["message"]
+# A create request the server must refuse: (request, exception, status, error type, words the message must contain).
+REJECTED_CREATES = {
+    "empty_messages_is_a_bad_request": (
+        dict(model=MODEL, max_tokens=1024, messages=[]),
+        anthropic.BadRequestError, 400, "invalid_request_error", ["at least one message"],
+    ),
+    "thinking_budget_below_minimum_is_a_bad_request": (
+        dict(model=MODEL, max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 100}, messages=user("Hi")),
+        anthropic.BadRequestError, 400, "invalid_request_error", ["budget_tokens"],
+    ),
+    "thinking_budget_not_below_max_tokens_is_a_bad_request": (
+        dict(model=MODEL, max_tokens=1024, thinking={"type": "enabled", "budget_tokens": 2048}, messages=user("Hi")),
+        anthropic.BadRequestError, 400, "invalid_request_error", ["budget_tokens", "max_tokens"],
+    ),
+    "unknown_model_is_not_found": (
+        dict(model="claude-nope-1", max_tokens=1024, messages=user("Hi")),
+        anthropic.NotFoundError, 404, "not_found_error", ["claude-nope-1"],
+    ),
+}
 
 
-def test_unknown_model_is_not_found(client):
-    with pytest.raises(anthropic.NotFoundError) as info:
-        client.messages.create(model="claude-nope-1", max_tokens=1024, messages=user("Hi"))
+@pytest.mark.parametrize("case", sorted(REJECTED_CREATES))
+def test_create_is_rejected(client, case):
+    request, exception, status, error_type, words = REJECTED_CREATES[case]
+    with pytest.raises(exception) as info:
+        client.messages.create(**request)
 
-    error = assert_envelope(info.value, 404, "not_found_error")
-    assert "claude-nope-1" in error["message"]
+    error = assert_envelope(info.value, status, error_type)
+    for word in words:
+        assert word in error["message"], word
 
 
 def test_stream_request_errors_before_the_stream(client):

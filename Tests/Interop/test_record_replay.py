@@ -216,8 +216,11 @@ def test_a_streamed_recording_answers_a_plain_create(tmp_path):
 # -- recorded errors ---------------------------------------------------------------------------
 
 
-def test_rate_limit_replays_with_retry_after(tmp_path):
-    request = dict(messages=user("scenario:rate_limit Hello"))
+def assert_error_replays(tmp_path: Path, scenario: str, cls: type, status: int, error_type: str) -> dict[str, Raised]:
+    """Records ``scenario`` (an HTTP error) with create and with stream, replays both, and checks that both styles
+    raised ``cls`` with ``status`` and ``error_type`` and that the replay raised exactly the same. Returns what was
+    recorded, per style."""
+    request = dict(messages=user(f"scenario:{scenario} Hello"))
 
     def action(client):
         return {
@@ -229,32 +232,25 @@ def test_rate_limit_replays_with_retry_after(tmp_path):
 
     for style in ("create", "stream"):
         seen = recorded[style]
-        assert seen.cls is anthropic.RateLimitError, style
-        assert seen.status == 429
-        assert seen.retry_after == "7"
-        assert seen.body["error"]["type"] == "rate_limit_error"
+        assert seen.cls is cls, (style, seen.cls)
+        assert seen.status == status, style
+        assert seen.body["error"]["type"] == error_type, style
         assert replayed[style] == seen, style
+    return recorded
+
+
+def test_rate_limit_replays_with_retry_after(tmp_path):
+    recorded = assert_error_replays(tmp_path, "rate_limit", anthropic.RateLimitError, 429, "rate_limit_error")
+
+    for style, seen in recorded.items():
+        assert seen.retry_after == "7", style
 
 
 def test_overloaded_replays_as_the_same_exception(tmp_path):
-    request = dict(messages=user("scenario:overloaded Hello"))
+    assert_error_replays(tmp_path, "overloaded", OverloadedError, 529, "overloaded_error")
 
-    def action(client):
-        return {
-            "create": raised(lambda: created(client, **request)),
-            "stream": raised(lambda: streamed(client, **request)),
-        }
-
-    recorded, replayed = record_then_replay(tmp_path, action)
-
-    for style in ("create", "stream"):
-        seen = recorded[style]
-        assert seen.cls is OverloadedError, (style, seen.cls)
-        if SDK_MAJOR >= 2:
-            assert issubclass(seen.cls, anthropic.InternalServerError)
-        assert seen.status == 529
-        assert seen.body["error"]["type"] == "overloaded_error"
-        assert replayed[style] == seen, style
+    if SDK_MAJOR >= 2:
+        assert issubclass(OverloadedError, anthropic.InternalServerError)
 
 
 def test_non_json_error_replays_as_recorded(tmp_path):

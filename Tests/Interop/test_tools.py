@@ -70,30 +70,35 @@ def assert_valid_tool_use(block, allowed_names):
     jsonschema.validate(block.input, SCHEMAS[block.name])
 
 
-def test_forced_tool_gives_a_valid_tool_use(client):
-    message = client.messages.create(
+def forcing(tool, messages):
+    """Request parameters that force a call of ``tool``."""
+    return dict(
         model=MODEL,
         max_tokens=1024,
-        tools=[WEATHER],
-        tool_choice={"type": "tool", "name": "get_weather"},
-        messages=WEATHER_PROMPT,
+        tools=[tool],
+        tool_choice={"type": "tool", "name": tool["name"]},
+        messages=messages,
     )
 
+
+def the_valid_tool_use(message, name):
+    """The message's only tool_use block, checked to be a valid call of ``name``."""
     uses = tool_uses(message)
     assert len(uses) == 1, [b.type for b in message.content]
-    assert_valid_tool_use(uses[0], {"get_weather"})
+    assert_valid_tool_use(uses[0], {name})
+    return uses[0]
+
+
+def test_forced_tool_gives_a_valid_tool_use(client):
+    message = client.messages.create(**forcing(WEATHER, WEATHER_PROMPT))
+
+    the_valid_tool_use(message, "get_weather")
     assert message.stop_reason == "tool_use"
     assert message.content[-1].type == "tool_use"
 
 
 def test_forced_tool_streamed_matches_create(client):
-    params = dict(
-        model=MODEL,
-        max_tokens=1024,
-        tools=[WEATHER],
-        tool_choice={"type": "tool", "name": "get_weather"},
-        messages=WEATHER_PROMPT,
-    )
+    params = forcing(WEATHER, WEATHER_PROMPT)
     created = client.messages.create(**params)
     with client.messages.stream(**params) as stream:
         events = [e for e in stream if e.type not in SDK_DERIVED_EVENTS]
@@ -135,30 +140,16 @@ def test_tool_choice_any_with_two_tools(client):
 
 
 def test_nested_schema_input_validates(client):
-    message = client.messages.create(
-        model=MODEL,
-        max_tokens=1024,
-        tools=[EVENT],
-        tool_choice={"type": "tool", "name": "create_event"},
-        messages=user("Book a planning meeting with Ana and Bo next Tuesday."),
-    )
+    message = client.messages.create(**forcing(EVENT, user("Book a planning meeting with Ana and Bo next Tuesday.")))
 
-    (block,) = tool_uses(message)
-    assert_valid_tool_use(block, {"create_event"})
+    the_valid_tool_use(message, "create_event")
 
 
 @pytest.mark.parametrize("city", ["Oslo", "Lima", "Nairobi"])
 def test_tool_input_is_valid_for_many_prompts(client, city):
-    message = client.messages.create(
-        model=MODEL,
-        max_tokens=1024,
-        tools=[WEATHER],
-        tool_choice={"type": "tool", "name": "get_weather"},
-        messages=user(f"Weather in {city}?"),
-    )
+    message = client.messages.create(**forcing(WEATHER, user(f"Weather in {city}?")))
 
-    (block,) = tool_uses(message)
-    assert_valid_tool_use(block, {"get_weather"})
+    the_valid_tool_use(message, "get_weather")
 
 
 def as_param(block):
@@ -170,20 +161,13 @@ def as_param(block):
 
 def test_tool_result_round_trip(client):
     """Answering the tool_use with a tool_result is accepted and produces a text answer."""
-    tools = [WEATHER]
-    first = client.messages.create(
-        model=MODEL,
-        max_tokens=1024,
-        tools=tools,
-        tool_choice={"type": "tool", "name": "get_weather"},
-        messages=WEATHER_PROMPT,
-    )
-    (use,) = tool_uses(first)
+    first = client.messages.create(**forcing(WEATHER, WEATHER_PROMPT))
+    use = the_valid_tool_use(first, "get_weather")
 
     follow_up = client.messages.create(
         model=MODEL,
         max_tokens=1024,
-        tools=tools,
+        tools=[WEATHER],
         tool_choice={"type": "none"},
         messages=[
             *WEATHER_PROMPT,
