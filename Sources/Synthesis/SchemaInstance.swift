@@ -2,8 +2,22 @@ public import MessagesAPI
 
 /// Builds a value that validates against a JSON Schema (the subset tool schemas use: types, required,
 /// enum/const, numeric bounds, string lengths and formats, arrays, nested objects, anyOf/oneOf/allOf, `$ref`).
+///
+/// Sizes are bounded whatever the schema asks: a tool schema comes from the client, and a hostile one
+/// (`minItems: 1e9`, twenty nested arrays) must cost milliseconds, not the server. Past the bounds the value is
+/// the nearest one the budget allows, which may then not validate.
 public struct SchemaInstance {
+    /// Most items an array, characters a string, or properties an object gets.
+    static let maxItems = 64
+    static let maxLength = 4096
+    static let maxProperties = 64
+    /// Most values one instance holds in all: nesting multiplies sizes, this caps the product.
+    static let maxValues = 2000
+    /// Integer bounds are clamped to ±2^53, the range JSON numbers carry exactly.
+    static let integerLimit = 9_007_199_254_740_992.0
+
     private var random: SeededGenerator
+    private var budget = SchemaInstance.maxValues
     private let root: JSONValue
     private let hint: String
 
@@ -21,6 +35,7 @@ public struct SchemaInstance {
 
     mutating func value(for schema: JSONValue, name: String, depth: Int) -> JSONValue {
         guard case .object(let s) = schema, depth < 24 else { return .null }
+        budget -= 1
         if let ref = s["$ref"]?.stringValue, let target = resolve(ref) { return value(for: target, name: name, depth: depth + 1) }
         if let constant = s["const"] { return constant }
         if let options = s["enum"]?.arrayValue, !options.isEmpty { return random.pick(options) }
@@ -100,9 +115,10 @@ public struct SchemaInstance {
         for key in (s["required"]?.arrayValue ?? []).compactMap(\.stringValue) where out[key] == nil {
             out[key] = .string(string(JSONObject(), name: key))
         }
-        if let min = s["minProperties"]?.intValue, out.count < min {
+        if let wanted = s["minProperties"]?.intValue, out.count < wanted {
+            let target = min(wanted, Self.maxProperties)
             var i = 0
-            while out.count < min {
+            while out.count < target {
                 if out["extra_\(i)"] == nil { out["extra_\(i)"] = .string("value \(i)") }
                 i += 1
             }
@@ -111,14 +127,14 @@ public struct SchemaInstance {
     }
 
     mutating func array(_ s: JSONObject, name: String, depth: Int) -> JSONValue {
-        let minItems = max(0, s["minItems"]?.intValue ?? 1)
-        let maxItems = max(minItems, min(s["maxItems"]?.intValue ?? 3, minItems + 3))
-        let count = random.int(in: minItems...maxItems)
+        let minItems = min(max(0, s["minItems"]?.intValue ?? 1), Self.maxItems)
+        let maxItems = max(minItems, min(s["maxItems"]?.intValue ?? 3, minItems + 3, Self.maxItems))
+        let count = budget > 0 ? random.int(in: minItems...maxItems) : 0
         let itemSchema = s["items"] ?? ["type": "string"]
         let unique = s["uniqueItems"]?.boolValue == true
         var items: [JSONValue] = []
         var attempts = 0
-        while items.count < count && attempts < count * 10 {
+        while items.count < count && attempts < count * 10 && budget > 0 {
             attempts += 1
             let item = value(for: itemSchema, name: singular(name), depth: depth + 1)
             if unique && items.contains(item) { continue }
@@ -143,7 +159,10 @@ public struct SchemaInstance {
     }
 
     mutating func integer(_ s: JSONObject) -> Int {
-        let (lowD, highD, lowEx, highEx) = bounds(s)
+        var (lowD, highD, lowEx, highEx) = bounds(s)
+        // Bounds past what a Double holds exactly cannot become Ints safely (and no model would use them).
+        if lowD.isFinite { lowD = min(max(lowD, -Self.integerLimit), Self.integerLimit) }
+        if highD.isFinite { highD = min(max(highD, -Self.integerLimit), Self.integerLimit) }
         var low = lowD.isFinite ? Int(lowD.rounded(.up)) : (highD.isFinite ? Int(highD) - 100 : 0)
         var high = highD.isFinite ? Int(highD.rounded(.down)) : low + 100
         if lowEx, Double(low) == lowD { low += 1 }
@@ -152,7 +171,7 @@ public struct SchemaInstance {
         var n = random.int(in: low...high)
         if let step = s["multipleOf"]?.intValue, step > 0 {
             n = (n / step) * step
-            if n < low { n += step }
+            if n < low { n = n &+ step }
         }
         return n
     }
@@ -165,6 +184,7 @@ public struct SchemaInstance {
         let fraction = Double(random.int(in: 1...99)) / 100
         var x = lo + (hi - lo) * fraction
         x = (x * 100).rounded() / 100
+        if !x.isFinite { x = lo / 2 + hi / 2 }
         if x < lo || (lowEx && x == lo) || x > hi || (highEx && x == hi) { x = (lo + hi) / 2 }
         return .number(JSONNumber(x))
     }
@@ -174,8 +194,8 @@ public struct SchemaInstance {
     static let words = ["alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "tango"]
 
     mutating func string(_ s: JSONObject, name: String) -> String {
-        let minLength = s["minLength"]?.intValue ?? 0
-        let maxLength = s["maxLength"]?.intValue ?? Int.max
+        let minLength = min(max(0, s["minLength"]?.intValue ?? 0), Self.maxLength)
+        let maxLength = max(0, s["maxLength"]?.intValue ?? Int.max)
         var text: String
         switch s["format"]?.stringValue {
         case "date": text = "2025-0\(random.int(in: 1...9))-1\(random.int(in: 0...9))"
@@ -188,7 +208,7 @@ public struct SchemaInstance {
         default: text = freeText(name: name.lowercased())
         }
         if text.count > maxLength { text = String(text.prefix(maxLength)) }
-        while text.count < minLength { text += "x" }
+        if text.count < minLength { text += String(repeating: "x", count: minLength - text.count) }
         return text
     }
 

@@ -14,9 +14,11 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// A number in `range`, computed without the standard library's unspecified sampling algorithm.
+    /// Wrapping arithmetic: any range works, `Int.min...Int.max` included.
     public mutating func int(in range: ClosedRange<Int>) -> Int {
-        let span = UInt64(range.upperBound - range.lowerBound) + 1
-        return range.lowerBound + Int(next() % span)
+        let span = UInt64(bitPattern: Int64(range.upperBound &- range.lowerBound)) &+ 1
+        let draw = span == 0 ? next() : next() % span
+        return range.lowerBound &+ Int(bitPattern: UInt(draw))
     }
 
     public mutating func pick<T>(_ items: [T]) -> T { items[int(in: 0...(items.count - 1))] }

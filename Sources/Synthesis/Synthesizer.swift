@@ -83,6 +83,10 @@ public struct Synthesizer: Sendable {
         var text = ""
         var textTokens = 0
         var cutByStop = false
+        // Only sequences the whole reply contains can cut it: checking those alone keeps a request with
+        // thousands of stop sequences as cheap as one with a few.
+        let reachable = textPieces.prefix(max(0, budget)).joined()
+        let stopSequences = request.stopSequences.filter { reachable.contains($0) }
         for piece in textPieces {
             if textTokens >= budget {
                 stopReason = "max_tokens"
@@ -90,7 +94,7 @@ public struct Synthesizer: Sendable {
             }
             text += piece
             textTokens += 1
-            if let (sequence, range) = firstStop(in: text, sequences: request.stopSequences) {
+            if let (sequence, range) = firstStop(in: text, sequences: stopSequences) {
                 text = String(text[..<range.lowerBound])
                 stopReason = "stop_sequence"
                 stopSequence = .string(sequence)
