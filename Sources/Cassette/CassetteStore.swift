@@ -19,6 +19,12 @@ public final class CassetteStore: Sendable {
         public let description: String
     }
 
+    /// The part of a storage error a person can act on ("database or disk is full"), without SQL or codes.
+    public static func reason(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
+        return "\(error)"
+    }
+
     /// Opens the cassette at `path`, bringing an older schema up to date.
     /// - Parameters:
     ///   - create: Create the file (and its directory) when absent.
@@ -198,6 +204,49 @@ public final class CassetteStore: Sendable {
             try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE method = ? AND path = ? ORDER BY id", arguments: [method, path])
                 .map(Self.interaction(from:))
         }
+    }
+
+    /// What `interactions(matching:)` selects: equal model and status, text anywhere in the request or the
+    /// response (case-insensitive for ASCII), ids after `afterID`; at most `limit`, in id order.
+    public struct Query: Sendable {
+        public var model: String?
+        public var status: Int?
+        public var text: String?
+        public var afterID: Int64?
+        public var limit: Int
+
+        public init(model: String? = nil, status: Int? = nil, text: String? = nil, afterID: Int64? = nil, limit: Int = 50) {
+            self.model = model
+            self.status = status
+            self.text = text
+            self.afterID = afterID
+            self.limit = limit
+        }
+    }
+
+    /// One page of interactions, and whether more match beyond it.
+    public func interactions(matching query: Query) async throws -> (page: [Interaction], hasMore: Bool) {
+        var conditions = ["id > ?"]
+        var arguments: StatementArguments = [query.afterID ?? 0]
+        if let model = query.model {
+            conditions.append("model = ?")
+            _ = arguments.append(contentsOf: [model])
+        }
+        if let status = query.status {
+            conditions.append("status = ?")
+            _ = arguments.append(contentsOf: [status])
+        }
+        if let text = query.text, !text.isEmpty {
+            let pattern = "%" + text.replacing("\\", with: "\\\\").replacing("%", with: "\\%").replacing("_", with: "\\_") + "%"
+            conditions.append(
+                "(CAST(request_body AS TEXT) LIKE ? ESCAPE '\\' OR CAST(response_body AS TEXT) LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')")
+            _ = arguments.append(contentsOf: [pattern, pattern, pattern])
+        }
+        _ = arguments.append(contentsOf: [query.limit + 1])
+        let sql = "SELECT * FROM interaction WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?"
+        let bound = arguments
+        let rows = try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.interaction(from:)) }
+        return (Array(rows.prefix(query.limit)), rows.count > query.limit)
     }
 
     /// Interactions with loose matchers, in id (file) order.

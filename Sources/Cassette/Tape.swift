@@ -57,6 +57,9 @@ public final class Tape: Sendable {
         }
     }
 
+    /// Whether the cassette file exists (or has been opened): reading an absent one must not create it.
+    public var isPresent: Bool { state.withLock { $0.store != nil } }
+
     /// Claims the next occurrence number for `fingerprint` in this run (1-based).
     public func nextOccurrence(of fingerprint: Fingerprint) -> Int {
         state.withLock { state in
@@ -121,18 +124,41 @@ public final class Tape: Sendable {
     /// How many interactions the index knows.
     public var count: Int { state.withLock { $0.count } }
 
-    /// Explains a miss: the recording closest to `body` on the same method and path, and the first JSON path
-    /// where they differ, in the words of `--on-miss error`.
-    public func explainMiss(method: String, path: String, body: JSONValue?, ignoring: [JSONPath]) async throws -> String {
-        let candidates: [Interaction]
-        if state.withLock({ $0.store }) == nil {
-            candidates = []
-        } else {
-            candidates = try await store().interactions(method: method, path: path)
+    /// Why nothing recorded answers a request: the recording closest to it on the same method and path, and the
+    /// first JSON path where they differ.
+    public struct Miss: Sendable, CustomStringConvertible {
+        /// The closest recording's id, when the cassette has any for the method and path.
+        public var closestID: Int64?
+        /// Where the closest recording first differs (`nil` when only ignored paths differ).
+        public var path: JSONPath?
+        /// The closest recording's value there (`nil`: absent).
+        public var expected: JSONValue?
+        /// This request's value there (`nil`: absent).
+        public var got: JSONValue?
+        let method: String
+        let requestPath: String
+
+        /// The words of `--on-miss error`.
+        public var description: String {
+            guard let closestID else {
+                return "no recorded interaction matches; the cassette has no recordings for \(method) \(requestPath)"
+            }
+            let label = "interaction \(closestID)"
+            guard let path else { return "no recorded interaction matches; closest is \(label)" }
+            func show(_ value: JSONValue?) -> String {
+                guard let value else { return "(absent)" }
+                let text = JSONWriter.string(value)
+                return text.count > 80 ? String(text.prefix(77)) + "..." : text
+            }
+            return "no recorded interaction matches; closest differs at \(path): \(show(expected)) vs \(show(got)) (recorded \(label) vs this request)"
         }
-        guard !candidates.isEmpty else {
-            return "no recorded interaction matches; the cassette has no recordings for \(method) \(path)"
-        }
+    }
+
+    /// Explains a miss of `body` on `method` and `path`.
+    public func explainMiss(method: String, path: String, body: JSONValue?, ignoring: [JSONPath]) async throws -> Miss {
+        var miss = Miss(method: method, requestPath: path)
+        guard state.withLock({ $0.store }) != nil else { return miss }
+        let candidates = try await store().interactions(method: method, path: path)
         let mine = body?.removing(ignoring) ?? .null
         let mineBytes = JSONWriter.canonicalBytes(mine)
         // The closest recording shares the longest canonical prefix with the request.
@@ -143,17 +169,11 @@ public final class Tape: Sendable {
             let shared = zip(mineBytes, bytes).prefix { $0 == $1 }.count
             if best == nil || shared > best!.2 { best = (candidate, theirs, shared) }
         }
-        guard let (closest, theirs, _) = best else { return "no recorded interaction matches" }
-        let where_ = theirs.firstDifference(from: mine)
-        let label = "interaction \(closest.id ?? 0)"
-        guard let difference = where_ else {
-            return "no recorded interaction matches; closest is \(label)"
+        guard let (closest, theirs, _) = best else { return miss }
+        miss.closestID = closest.id ?? 0
+        if let difference = theirs.firstDifference(from: mine) {
+            (miss.path, miss.expected, miss.got) = (difference.path, difference.mine, difference.theirs)
         }
-        func show(_ value: JSONValue?) -> String {
-            guard let value else { return "(absent)" }
-            let text = JSONWriter.string(value)
-            return text.count > 80 ? String(text.prefix(77)) + "..." : text
-        }
-        return "no recorded interaction matches; closest differs at \(difference.path): \(show(difference.mine)) vs \(show(difference.theirs)) (recorded \(label) vs this request)"
+        return miss
     }
 }

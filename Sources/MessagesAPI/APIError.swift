@@ -32,6 +32,11 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         ]
     }
 
+    /// The `event: error` a stream ends with when this error happens mid-answer.
+    public var streamEvent: SSEEvent {
+        SSEEvent(json: ["type": "error", "error": ["type": .string(type), "message": .string(message)]])
+    }
+
     public static func invalidRequest(_ message: String) -> APIError {
         APIError(status: 400, type: "invalid_request_error", message: message)
     }

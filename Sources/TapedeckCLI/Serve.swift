@@ -16,8 +16,9 @@ public struct Serve: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable (TAPEDECK_MODE, TAPEDECK_CASSETTE, TAPEDECK_UPSTREAM, \
             TAPEDECK_HOST, TAPEDECK_PORT, TAPEDECK_ON_MISS, TAPEDECK_PACE, TAPEDECK_SPEED, TAPEDECK_MATCH_IGNORE, \
-            TAPEDECK_REDACT_HEADER, TAPEDECK_REDACT, TAPEDECK_MAX_BODY, TAPEDECK_IDLE_TIMEOUT, TAPEDECK_LOG_LEVEL); a flag beats \
-            its variable.
+            TAPEDECK_REDACT_HEADER, TAPEDECK_REDACT, TAPEDECK_MAX_BODY, TAPEDECK_IDLE_TIMEOUT, TAPEDECK_MAX_CONNECTIONS, \
+            TAPEDECK_CASSETTE_DIR, TAPEDECK_FAULT, TAPEDECK_FAULT_COUNT, TAPEDECK_FAULT_RATE, TAPEDECK_FAULT_SEED, \
+            TAPEDECK_ADMIN_TOKEN, TAPEDECK_INSECURE_ADMIN, TAPEDECK_JOURNAL_SIZE, TAPEDECK_LOG_LEVEL); a flag beats its variable.
             """
     )
 
@@ -60,6 +61,33 @@ public struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds before a silent connection is closed (default: 60).")
     var idleTimeout: Int?
 
+    @Option(name: .customLong("max-connections"), help: "Most connections served at once; more get a 529 (default: 512).")
+    var maxConnections: Int?
+
+    @Option(name: .customLong("cassette-dir"), help: "Where per-test cassettes NAME.sqlite live (default: the --cassette file's directory).")
+    var cassetteDir: String?
+
+    @Option(help: "A fault for every request, e.g. 'overloaded;retry_after_ms=10' (syntax of the tapedeck-fault header).")
+    var fault: String?
+
+    @Option(name: .customLong("fault-count"), help: "Apply --fault to the next N requests only.")
+    var faultCount: Int?
+
+    @Option(name: .customLong("fault-rate"), help: "Apply --fault to this fraction (0-1) of requests, picked by --fault-seed.")
+    var faultRate: Double?
+
+    @Option(name: .customLong("fault-seed"), help: "Seed for --fault-rate: the same seed picks the same requests (default: 0).")
+    var faultSeed: Int?
+
+    @Option(name: .customLong("admin-token"), help: "Bearer token the admin API (/_tapedeck/) requires; needed off loopback.")
+    var adminToken: String?
+
+    @Flag(name: .customLong("insecure-admin"), help: "Allow a non-loopback --host without --admin-token.")
+    var insecureAdmin = false
+
+    @Option(name: .customLong("journal-size"), help: "Requests per cassette kept by GET /_tapedeck/journal (default: 1000).")
+    var journalSize: Int?
+
     @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error (default: info).")
     var logLevel: String?
 
@@ -86,6 +114,15 @@ public struct Serve: AsyncParsableCommand {
         options.idleTimeout = idleTimeout
         options.logLevel = logLevel
         options.allowUpstreamInCI = allowUpstreamInCI
+        options.maxConnections = maxConnections
+        options.cassetteDirectory = cassetteDir
+        options.fault = fault
+        options.faultCount = faultCount
+        options.faultRate = faultRate
+        options.faultSeed = faultSeed
+        options.adminToken = adminToken
+        options.insecureAdmin = insecureAdmin
+        options.journalSize = journalSize
         return options
     }
 

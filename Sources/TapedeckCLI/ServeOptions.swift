@@ -20,6 +20,15 @@ public struct ServeOptions: Sendable {
     public var idleTimeout: Int?
     public var logLevel: String?
     public var allowUpstreamInCI = false
+    public var maxConnections: Int?
+    public var cassetteDirectory: String?
+    public var fault: String?
+    public var faultCount: Int?
+    public var faultRate: Double?
+    public var faultSeed: Int?
+    public var adminToken: String?
+    public var insecureAdmin = false
+    public var journalSize: Int?
 
     public init() {}
 
@@ -100,6 +109,50 @@ public struct ServeOptions: Sendable {
             configuration.idleTimeout = n
         }
         guard configuration.idleTimeout > 0 else { throw Problem(description: "--idle-timeout must be at least 1 second.") }
+        func integer(_ flag: Int?, _ variable: String, _ name: String, atLeast minimum: Int) throws(Problem) -> Int? {
+            var result = flag
+            if result == nil, let text = environment[variable], !text.isEmpty {
+                guard let n = Int(text) else { throw Problem(description: "\(variable) must be a whole number, not '\(text)'.") }
+                result = n
+            }
+            if let result, result < minimum { throw Problem(description: "\(name) must be at least \(minimum).") }
+            return result
+        }
+        configuration.maxConnections = try integer(maxConnections, "TAPEDECK_MAX_CONNECTIONS", "--max-connections", atLeast: 1)
+            ?? configuration.maxConnections
+        configuration.journalSize = try integer(journalSize, "TAPEDECK_JOURNAL_SIZE", "--journal-size", atLeast: 0)
+            ?? configuration.journalSize
+        configuration.cassetteDirectory = value(cassetteDirectory, "TAPEDECK_CASSETTE_DIR")
+        if let spec = value(fault, "TAPEDECK_FAULT") {
+            let faults: Faults
+            do {
+                faults = try Faults(parsing: spec)
+            } catch {
+                throw Problem(description: "--fault: \(error.message.replacing("tapedeck-fault: ", with: ""))")
+            }
+            var plan = FaultPlan(faults: faults)
+            plan.count = try integer(faultCount, "TAPEDECK_FAULT_COUNT", "--fault-count", atLeast: 0)
+            var rate = faultRate
+            if rate == nil, let text = environment["TAPEDECK_FAULT_RATE"], !text.isEmpty {
+                guard let r = Double(text) else { throw Problem(description: "TAPEDECK_FAULT_RATE must be a number, not '\(text)'.") }
+                rate = r
+            }
+            if let rate, !(0...1).contains(rate) { throw Problem(description: "--fault-rate must be between 0 and 1.") }
+            plan.rate = rate
+            let seed = try integer(faultSeed, "TAPEDECK_FAULT_SEED", "--fault-seed", atLeast: Int.min) ?? 0
+            plan.seed = UInt64(bitPattern: Int64(seed))
+            configuration.fault = plan
+        } else if faultCount != nil || faultRate != nil || faultSeed != nil {
+            throw Problem(description: "--fault-count, --fault-rate and --fault-seed need --fault KIND.")
+        }
+        configuration.adminToken = value(adminToken, "TAPEDECK_ADMIN_TOKEN")
+        let insecure = insecureAdmin || environment["TAPEDECK_INSECURE_ADMIN"]?.lowercased() == "true"
+        if !Self.isLoopback(configuration.host), configuration.adminToken == nil, !insecure {
+            throw Problem(
+                description:
+                    "Refusing --host \(configuration.host) without --admin-token: the admin API (/_tapedeck/) could reset, inspect and fault this server from the network. Pass --admin-token TOKEN (or TAPEDECK_ADMIN_TOKEN), or --insecure-admin if the network is yours."
+            )
+        }
         if let text = value(logLevel, "TAPEDECK_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 throw Problem(
@@ -118,6 +171,13 @@ public struct ServeOptions: Sendable {
             )
         }
         return configuration
+    }
+}
+
+extension ServeOptions {
+    /// Whether `host` only accepts connections from this machine.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 }
 

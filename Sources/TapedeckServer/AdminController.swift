@@ -1,28 +1,245 @@
-public import Hummingbird
+import Cassette
+import Foundation
+import HTTPTypes
+import Hummingbird
 import MessagesAPI
 import NIOCore
 
-/// Tapedeck's own endpoints under `/_tapedeck/`.
+/// Tapedeck's own endpoints under `/_tapedeck/`: health, reset, interactions, journal, misses, faults and the
+/// inspector. Admin calls pick a cassette with `?cassette=NAME` or the `tapedeck-cassette` header.
 struct AdminController: Sendable {
     let dispatcher: Dispatcher
+    let startedAt = ContinuousClock.now
 
-    func addRoutes(to router: Router<some RequestContext>) {
-        router.get("/_tapedeck/health") { _, _ in
-            let configuration = dispatcher.configuration
-            let json: JSONValue = [
-                "status": "ok",
-                "mode": .string(configuration.mode.rawValue),
-                "cassette": .string(configuration.cassettePath),
-                "interactions": .int(dispatcher.tape.count),
-                "on_miss": .string(configuration.onMiss.rawValue),
-                "version": .string(TapedeckVersion.current),
+    func addRoutes(to router: Router<TapedeckRequestContext>) {
+        // Health stays open even with --admin-token: container health checks and load balancers call it bare.
+        router.get("/_tapedeck/health") { _, _ in try await health() }
+        let admin = router.group("/_tapedeck").add(middleware: AdminTokenMiddleware(token: dispatcher.configuration.adminToken))
+        admin.post("reset") { request, _ in
+            let name = try Self.cassetteName(request)
+            if let name {
+                try await dispatcher.shelf.tape(named: name == Shelf.defaultName ? nil : name).rewind()
+            } else {
+                for (_, tape) in await dispatcher.shelf.openTapes() { tape.rewind() }
+            }
+            dispatcher.journal.clear(cassette: name)
+            return Self.json(["status": "reset", "cassette": name.map(JSONValue.string) ?? "all"])
+        }
+        admin.get("interactions") { request, _ in try await interactions(request) }
+        admin.get("interactions/{id}") { request, context in
+            Self.json(try await interaction(request, id: context.parameters.get("id")).detailJSON)
+        }
+        admin.get("journal") { request, _ in
+            let (name, limit) = (try Self.cassetteName(request) ?? Shelf.defaultName, try Self.limit(request, default: 100))
+            let entries = dispatcher.journal.entries(cassette: name, limit: limit)
+            return Self.json(["cassette": .string(name), "data": .array(entries.map(\.json))])
+        }
+        admin.get("misses") { request, _ in try await misses(request) }
+        admin.get("faults") { _, _ in Self.json(dispatcher.faults.json) }
+        admin.post("faults") { request, _ in
+            dispatcher.faults.set(try await Self.faultPlan(request))
+            return Self.json(dispatcher.faults.json)
+        }
+        admin.delete("faults") { _, _ in
+            dispatcher.faults.set(nil)
+            return Self.json(dispatcher.faults.json)
+        }
+        admin.get("ui") { request, _ in
+            let tape = try await tape(for: request)
+            let query = try Self.interactionQuery(request)
+            let (rows, hasMore) = tape.isPresent ? try await tape.store().interactions(matching: query) : ([], false)
+            let context = Self.inspectorContext(request)
+            return Self.html(Inspector.page(
+                title: "Interactions", context: context, active: "Interactions",
+                body: Inspector.interactions(rows, hasMore: hasMore, query: query, context: context)))
+        }
+        admin.get("ui/interactions/{id}") { request, context in
+            let interaction = try await interaction(request, id: context.parameters.get("id"))
+            let inspector = Self.inspectorContext(request)
+            return Self.html(Inspector.page(
+                title: "Interaction \(interaction.id ?? 0)", context: inspector, active: "",
+                body: Inspector.interaction(interaction, context: inspector)))
+        }
+        admin.get("ui/journal") { request, _ in
+            let context = Self.inspectorContext(request)
+            let entries = dispatcher.journal.entries(cassette: context.cassette ?? Shelf.defaultName, limit: try Self.limit(request, default: 200))
+            return Self.html(Inspector.page(title: "Journal", context: context, active: "Journal", body: Inspector.journal(entries, context: context)))
+        }
+        admin.get("ui/misses") { request, _ in
+            let context = Self.inspectorContext(request)
+            let misses = try await missesJSON(request)
+            return Self.html(Inspector.page(title: "Misses", context: context, active: "Misses", body: Inspector.misses(misses, context: context)))
+        }
+    }
+
+    static func inspectorContext(_ request: Request) -> Inspector.Context {
+        let parameters = request.uri.queryParameters
+        return Inspector.Context(
+            cassette: (try? cassetteName(request)).flatMap { $0 }, token: parameters["token"].map(String.init))
+    }
+
+    static func html(_ page: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    func interaction(_ request: Request, id text: String?) async throws -> Interaction {
+        let tape = try await tape(for: request)
+        guard tape.isPresent, let id = text.flatMap({ Int64($0) }), let interaction = try await tape.store().interaction(id: id) else {
+            throw APIError.notFound("No interaction \(text ?? "") in \(tape.path)")
+        }
+        return interaction
+    }
+
+    func health() async throws -> Response {
+        let configuration = dispatcher.configuration
+        let elapsed = ContinuousClock.now - startedAt
+        var cassettes: [JSONValue] = []
+        for (name, tape) in await dispatcher.shelf.openTapes() {
+            cassettes.append(["name": .string(name), "path": .string(tape.path), "interactions": .int(tape.count)])
+        }
+        return Self.json([
+            "status": "ok",
+            "mode": .string(configuration.mode.rawValue),
+            "cassette": .string(configuration.cassettePath),
+            "cassette_dir": .string(dispatcher.shelf.directory),
+            "interactions": .int(dispatcher.shelf.defaultTape.count),
+            "cassettes": .array(cassettes),
+            "on_miss": .string(configuration.onMiss.rawValue),
+            "uptime_s": .int(Int(elapsed.components.seconds)),
+            "version": .string(TapedeckVersion.current),
+        ])
+    }
+
+    func interactions(_ request: Request) async throws -> Response {
+        let tape = try await tape(for: request)
+        let query = try Self.interactionQuery(request)
+        guard tape.isPresent else {
+            return Self.json(["data": [], "has_more": false, "first_id": .null, "last_id": .null])
+        }
+        let (page, hasMore) = try await tape.store().interactions(matching: query)
+        return Self.json([
+            "data": .array(page.map(\.summaryJSON)),
+            "has_more": .bool(hasMore),
+            "first_id": page.first?.id.map { .int(Int($0)) } ?? .null,
+            "last_id": page.last?.id.map { .int(Int($0)) } ?? .null,
+        ])
+    }
+
+    static func interactionQuery(_ request: Request) throws -> CassetteStore.Query {
+        let parameters = request.uri.queryParameters
+        var query = CassetteStore.Query(limit: try Self.limit(request, default: 50))
+        query.model = parameters["model"].flatMap { $0.isEmpty ? nil : String($0).removingPercentEncoding }
+        query.text = parameters["q"].flatMap { $0.isEmpty ? nil : String($0).removingPercentEncoding }
+        if let text = parameters["status"], !text.isEmpty {
+            guard let status = Int(text) else { throw APIError.invalidRequest("status: Input should be a valid integer") }
+            query.status = status
+        }
+        if let text = parameters["after_id"], !text.isEmpty {
+            guard let id = Int64(text) else { throw APIError.invalidRequest("after_id: Input should be a valid integer") }
+            query.afterID = id
+        }
+        return query
+    }
+
+    func misses(_ request: Request) async throws -> Response {
+        Self.json(["cassette": .string(try Self.cassetteName(request) ?? Shelf.defaultName), "data": .array(try await missesJSON(request))])
+    }
+
+    func missesJSON(_ request: Request) async throws -> [JSONValue] {
+        let name = try Self.cassetteName(request) ?? Shelf.defaultName
+        let tape = try await tape(for: request)
+        var data: [JSONValue] = []
+        for miss in dispatcher.journal.misses(cassette: name, limit: try Self.limit(request, default: 100)) {
+            var object: JSONObject = [
+                "seq": .int(miss.seq),
+                "method": .string(miss.method),
+                "path": .string(miss.path),
+                "cassette": .string(miss.cassette),
+                "fingerprint": .string(miss.fingerprint),
+                "answered": .string(miss.answered),
             ]
-            return Answer(body: .json(JSONWriter.bytes(json)), source: .synthesized).response()
+            let explained = try await tape.explainMiss(
+                method: miss.method, path: miss.path, body: miss.body, ignoring: dispatcher.configuration.ignoredPaths)
+            object["closest_id"] = explained.closestID.map { .int(Int($0)) } ?? .null
+            object["diff"] = explained.path.map { path in
+                ["path": .string(path.description), "expected": explained.expected ?? .null, "got": explained.got ?? .null,
+                    "expected_present": .bool(explained.expected != nil), "got_present": .bool(explained.got != nil)]
+            } ?? .null
+            object["explanation"] = .string(explained.description)
+            object["request"] = miss.body ?? .null
+            data.append(.object(object))
         }
-        router.post("/_tapedeck/reset") { _, _ in
-            dispatcher.tape.rewind()
-            return Answer(body: .json(JSONWriter.bytes(["status": "reset"])), source: .synthesized).response()
+        return data
+    }
+
+    func tape(for request: Request) async throws -> Tape {
+        let name = try Self.cassetteName(request)
+        return try await dispatcher.shelf.tape(named: name == Shelf.defaultName ? nil : name)
+    }
+
+    /// `?cassette=NAME`, else the `tapedeck-cassette` header; `nil` when neither is given.
+    static func cassetteName(_ request: Request) throws -> String? {
+        if let name = request.uri.queryParameters["cassette"].map(String.init), !name.isEmpty { return name }
+        return request.headers[Dispatcher.cassetteHeader].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    static func limit(_ request: Request, default value: Int) throws(APIError) -> Int {
+        guard let text = request.uri.queryParameters["limit"] else { return value }
+        guard let n = Int(text), (1...10_000).contains(n) else { throw .invalidRequest("limit: Input should be between 1 and 10000") }
+        return n
+    }
+
+    /// `{"fault": SPEC, "count": N}` or `{"fault": SPEC, "rate": R, "seed": S}`.
+    static func faultPlan(_ request: Request) async throws -> FaultPlan {
+        let buffer = try await request.body.collect(upTo: 1 << 16)
+        let body = try RequestValidator.parseBody(Array(buffer.readableBytesView))
+        guard let spec = body["fault"]?.stringValue else { throw APIError.invalidRequest("fault: Field required") }
+        var plan = FaultPlan(faults: try Faults(parsing: spec))
+        if let count = body["count"] {
+            guard let n = count.intValue, n >= 0 else { throw APIError.invalidRequest("count: Input should be a non-negative integer") }
+            plan.count = n
         }
+        if let rate = body["rate"] {
+            guard let r = rate.doubleValue, (0...1).contains(r) else { throw APIError.invalidRequest("rate: Input should be between 0 and 1") }
+            plan.rate = r
+        }
+        if let seed = body["seed"] {
+            guard let s = seed.intValue else { throw APIError.invalidRequest("seed: Input should be a valid integer") }
+            plan.seed = UInt64(bitPattern: Int64(s))
+        }
+        return plan
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value))))
+    }
+}
+
+/// With `--admin-token`, admin calls need `Authorization: Bearer TOKEN` (or `?token=TOKEN`, for a browser on the
+/// inspector).
+struct AdminTokenMiddleware: RouterMiddleware {
+    typealias Context = TapedeckRequestContext
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token else { return try await next(request, context) }
+        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let given = bearer ?? request.uri.queryParameters["token"].map(String.init)
+        guard let given, Self.constantTimeEqual(given, token) else {
+            throw APIError.authentication("The admin API needs Authorization: Bearer <--admin-token>.")
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (Array(a.utf8), Array(b.utf8))
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
 

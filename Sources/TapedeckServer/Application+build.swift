@@ -6,14 +6,34 @@ import MessagesAPI
 import NIOCore
 import ServiceLifecycle
 
+/// API routes are served at the root and under `/cassettes/NAME`, which selects a per-test cassette for SDKs that
+/// can only change their base URL.
+let apiPrefixes = ["", "/cassettes/{cassette}"]
+
 /// The paths Tapedeck serves and the methods each accepts; other methods on them get a 405.
-let knownRoutes: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
-    ("/v1/messages", [.post]),
-    ("/v1/messages/count_tokens", [.post]),
-    ("/v1/models", [.get]),
-    ("/v1/models/{id}", [.get]),
+let knownRoutes: [(path: String, methods: [HTTPRequest.Method])] = apiRoutes + adminRoutes
+
+private let apiRoutes: [(path: String, methods: [HTTPRequest.Method])] = apiPrefixes.flatMap { prefix in
+    [
+        (prefix + "/v1/messages", [HTTPRequest.Method.post]),
+        (prefix + "/v1/messages/count_tokens", [HTTPRequest.Method.post]),
+        (prefix + "/v1/models", [HTTPRequest.Method.get]),
+        (prefix + "/v1/models/{id}", [HTTPRequest.Method.get]),
+    ]
+}
+
+private let adminRoutes: [(path: String, methods: [HTTPRequest.Method])] = [
     ("/_tapedeck/health", [.get]),
     ("/_tapedeck/reset", [.post]),
+    ("/_tapedeck/interactions", [.get]),
+    ("/_tapedeck/interactions/{id}", [.get]),
+    ("/_tapedeck/journal", [.get]),
+    ("/_tapedeck/misses", [.get]),
+    ("/_tapedeck/faults", [.get, .post, .delete]),
+    ("/_tapedeck/ui", [.get]),
+    ("/_tapedeck/ui/interactions/{id}", [.get]),
+    ("/_tapedeck/ui/journal", [.get]),
+    ("/_tapedeck/ui/misses", [.get]),
 ]
 
 /// Builds the Tapedeck application. Both `tapedeck serve` and the tests call this.
@@ -51,16 +71,21 @@ public func buildApplication(
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         services.append(HTTPClientService(client: client))
         proxy = RecordProxy(
-            client: client, upstream: configuration.upstream, tape: tape, redactor: redactor,
+            client: client, upstream: configuration.upstream, redactor: redactor,
             upstreamKey: configuration.upstreamKey, logger: logger)
     }
-    let dispatcher = Dispatcher(configuration: configuration, tape: tape, proxy: proxy, redactor: redactor)
+    let shelf = Shelf(defaultTape: tape, directory: configuration.resolvedCassetteDirectory, create: configuration.mode != .replay)
+    let dispatcher = Dispatcher(configuration: configuration, shelf: shelf, proxy: proxy, redactor: redactor)
     let router = buildRouter(dispatcher: dispatcher)
     let startupLine = configuration.startupLine
+    let limiter = ConnectionLimiter(limit: configuration.maxConnections)
     return Application(
         router: router,
         // A client that stops sending (half a request, or an idle keep-alive) is dropped, freeing its connection.
-        server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionGuardInstaller(limiter: limiter)],
+                idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: services,
         onServerRunning: { channel in
@@ -71,9 +96,9 @@ public func buildApplication(
     )
 }
 
-func buildRouter(dispatcher: Dispatcher) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: RequestLogMiddleware())
+func buildRouter(dispatcher: Dispatcher) -> Router<TapedeckRequestContext> {
+    let router = Router(context: TapedeckRequestContext.self)
+    router.add(middleware: RequestLogMiddleware(journal: dispatcher.journal))
     router.add(middleware: ErrorEnvelopeMiddleware())
     MessagesController(dispatcher: dispatcher).addRoutes(to: router)
     ModelsController(dispatcher: dispatcher).addRoutes(to: router)
@@ -81,7 +106,7 @@ func buildRouter(dispatcher: Dispatcher) -> Router<BasicRequestContext> {
     let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options]
     for route in knownRoutes {
         for method in allMethods where !route.methods.contains(method) {
-            router.on(route.path, method: method) { request, _ -> Response in
+            router.on(RouterPath(route.path), method: method) { request, _ -> Response in
                 throw APIError.methodNotAllowed(request.method.rawValue, path: request.uri.path)
             }
         }

@@ -1,4 +1,4 @@
-public import Hummingbird
+import Hummingbird
 import MessagesAPI
 import NIOCore
 import Synthesis
@@ -14,14 +14,16 @@ struct MessagesController: Sendable {
         self.validator = RequestValidator(catalog: dispatcher.configuration.models)
     }
 
-    func addRoutes(to router: Router<some RequestContext>) {
-        router.post("/v1/messages") { request, _ in
-            let exchange = try await dispatcher.exchange(for: request, hasBody: true)
-            return try await dispatcher.respond(to: exchange) { exchange in try await self.createMessage(exchange) }
-        }
-        router.post("/v1/messages/count_tokens") { request, _ in
-            let exchange = try await dispatcher.exchange(for: request, hasBody: true)
-            return try await dispatcher.respond(to: exchange) { exchange in try await self.countTokens(exchange) }
+    func addRoutes(to router: Router<TapedeckRequestContext>) {
+        for prefix in apiPrefixes {
+            router.post("\(prefix)/v1/messages") { request, context in
+                let exchange = try await dispatcher.exchange(for: request, context: context, hasBody: true)
+                return try await dispatcher.respond(to: exchange) { exchange in try await self.createMessage(exchange) }
+            }
+            router.post("\(prefix)/v1/messages/count_tokens") { request, context in
+                let exchange = try await dispatcher.exchange(for: request, context: context, hasBody: true)
+                return try await dispatcher.respond(to: exchange) { exchange in try await self.countTokens(exchange) }
+            }
         }
     }
 
@@ -31,6 +33,7 @@ struct MessagesController: Sendable {
         let parsed = try validator.validateShape(body, endpoint: .messages)
         if dispatcher.configuration.onMiss == .error { throw try await dispatcher.missError(for: exchange) }
         let model = try validator.validateModel(parsed)
+        dispatcher.noteMiss(exchange, answered: "synthesized")
         let message = synthesizer.message(for: parsed, model: model, fingerprint: exchange.fingerprint)
         let headers = Self.headers(for: exchange.fingerprint)
         if parsed.stream {
@@ -45,6 +48,7 @@ struct MessagesController: Sendable {
         let parsed = try validator.validateShape(body, endpoint: .countTokens)
         if dispatcher.configuration.onMiss == .error { throw try await dispatcher.missError(for: exchange) }
         _ = try validator.validateModel(parsed)
+        dispatcher.noteMiss(exchange, answered: "synthesized")
         let json: JSONValue = ["input_tokens": .int(TokenEstimator.inputTokens(for: parsed))]
         return Answer(headers: Self.headers(for: exchange.fingerprint), body: .json(JSONWriter.bytes(json)), source: .synthesized)
     }

@@ -1,5 +1,5 @@
-public import Hummingbird
-public import MessagesAPI
+import Hummingbird
+import MessagesAPI
 
 /// `GET /v1/models` (paginated like the API, `has_more` always present) and `GET /v1/models/{id}`: recorded
 /// answers when there are some, the catalog otherwise.
@@ -7,15 +7,18 @@ struct ModelsController: Sendable {
     let dispatcher: Dispatcher
     var catalog: ModelCatalog { dispatcher.configuration.models }
 
-    func addRoutes(to router: Router<some RequestContext>) {
-        router.get("/v1/models") { request, _ in
-            let exchange = try await dispatcher.exchange(for: request, hasBody: false)
-            return try await dispatcher.respond(to: exchange) { _ in try self.list(query: request.uri.queryParameters) }
-        }
-        router.get("/v1/models/{id}") { request, context in
-            let exchange = try await dispatcher.exchange(for: request, hasBody: false)
-            let id = context.parameters.get("id") ?? ""
-            return try await dispatcher.respond(to: exchange) { _ in try self.retrieve(id: id) }
+    func addRoutes(to router: Router<TapedeckRequestContext>) {
+        for prefix in apiPrefixes {
+            router.get("\(prefix)/v1/models") { request, context in
+                let exchange = try await dispatcher.exchange(for: request, context: context, hasBody: false)
+                return try await dispatcher.respond(to: exchange) { _ in try self.list(query: request.uri.queryParameters) }
+            }
+            router.get("\(prefix)/v1/models/{id}") { request, context in
+                let exchange = try await dispatcher.exchange(for: request, context: context, hasBody: false)
+                // The id as the client meant it: `%2F` and friends decoded, as they are in the message.
+                let id = (context.parameters.get("id") ?? "").removingPercentEncoding
+                return try await dispatcher.respond(to: exchange) { _ in try self.retrieve(id: id) }
+            }
         }
     }
 

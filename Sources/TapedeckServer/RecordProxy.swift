@@ -32,7 +32,6 @@ struct ForwardedRequest: Sendable {
 final class RecordProxy: Sendable {
     let client: HTTPClient
     let upstream: String
-    let tape: Tape
     let redactor: Redactor
     let upstreamKey: String?
     let logger: Logger
@@ -48,18 +47,18 @@ final class RecordProxy: Sendable {
             || lower.hasPrefix("anthropic-ratelimit-")
     }
 
-    init(client: HTTPClient, upstream: String, tape: Tape, redactor: Redactor, upstreamKey: String?, logger: Logger) {
+    init(client: HTTPClient, upstream: String, redactor: Redactor, upstreamKey: String?, logger: Logger) {
         self.client = client
         var base = upstream
         while base.hasSuffix("/") { base.removeLast() }
         self.upstream = base
-        self.tape = tape
         self.redactor = redactor
         self.upstreamKey = upstreamKey
         self.logger = logger
     }
 
-    func forward(_ forwarded: ForwardedRequest) async throws -> Response {
+    /// Forwards `forwarded` and records the answer in `tape`.
+    func forward(_ forwarded: ForwardedRequest, to tape: Tape) async throws -> Response {
         var request = HTTPClientRequest(url: upstream + forwarded.path + (forwarded.query.map { "?" + $0 } ?? ""))
         request.method = HTTPMethod(rawValue: forwarded.method)
         var hasAuth = false
@@ -112,7 +111,7 @@ final class RecordProxy: Sendable {
             }
             var interaction = template
             interaction.responseBody = redactor.redact(bytes: Array(body.readableBytesView))
-            await save(interaction)
+            try await save(interaction, to: tape)
             return Response(status: .init(code: status), headers: clientHeaders, body: .init(byteBuffer: body))
         }
 
@@ -156,8 +155,13 @@ final class RecordProxy: Sendable {
                 (interaction.responseBody, interaction.events) = self.redacted(raw: raw, events: events)
                 interaction.message = MessageAssembler.assemble(
                     interaction.events.map { SSEEvent(name: $0.name, data: $0.data) }).assembled
-                await self.save(interaction)
-                for buffer in held { try await writer.write(buffer) }
+                do {
+                    try await self.save(interaction, to: tape)
+                    for buffer in held { try await writer.write(buffer) }
+                } catch let error as APIError {
+                    // Headers are gone already: the terminal event becomes an error event, so the client knows.
+                    try await writer.write(ByteBuffer(bytes: error.streamEvent.bytes))
+                }
                 try await writer.finish(nil)
             }
         )
@@ -177,7 +181,9 @@ final class RecordProxy: Sendable {
         return (bytes, rebuilt)
     }
 
-    func save(_ interaction: Interaction) async {
+    /// Commits a recording. When the cassette cannot take it (disk full, read-only), the client gets an error
+    /// in place of the answer's end: a completed response promises a saved recording, and this one is not.
+    func save(_ interaction: Interaction, to tape: Tape) async throws(APIError) {
         // Stamped here, after the answer arrived: nothing slows the way to the first byte.
         var interaction = interaction
         interaction.recordedAt = Date().ISO8601Format()
@@ -185,10 +191,16 @@ final class RecordProxy: Sendable {
             let id = try await tape.record(interaction)
             logger.debug("Recorded", metadata: ["interaction.id": "\(id)", "fingerprint": "\(interaction.fingerprint.prefix(12))"])
         } catch {
-            // The answer still reaches the client; the log says loudly that it was not kept.
             logger.error("Could not save the recording", metadata: ["cassette": "\(tape.path)", "error": "\(error)"])
+            // Retrying would call the upstream again, and pay again, for an answer that cannot be kept either.
+            throw APIError(
+                status: 500, type: "api_error",
+                message: "Tapedeck could not save this recording to \(tape.path) (\(CassetteStore.reason(error))); "
+                    + "the upstream answered \(interaction.status), but nothing was recorded.",
+                headers: [("x-should-retry", "false")])
         }
     }
+
 
     static func milliseconds(since start: ContinuousClock.Instant) -> Int {
         let elapsed = ContinuousClock.now - start

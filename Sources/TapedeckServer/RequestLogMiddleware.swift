@@ -1,25 +1,33 @@
+import Foundation
 public import Hummingbird
 import HTTPTypes
 
-/// One log line per request: method, path, status, where the answer came from, and milliseconds taken.
-public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+/// For every request: one log line (method, path, status, where the answer came from, milliseconds) and, for API
+/// requests, a journal entry with what the routes traced.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = TapedeckRequestContext
+    let journal: Journal
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
-        async throws -> Response
-    {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - start
+        let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        let path = request.uri.path
+        let facts = context.trace.current
+        let headerSource = response.headers[.tapedeckSource]
+        let source = facts.source ?? (headerSource == "tapedeck" ? "error" : headerSource ?? "error")
+        if !path.hasPrefix("/_tapedeck/") {
+            journal.add(
+                JournalEntry(
+                    seq: 0, time: Date(), method: request.method.rawValue, path: path, cassette: facts.cassette,
+                    fingerprint: facts.fingerprint, source: source, occurrence: facts.occurrence,
+                    status: Int(response.status.code), latencyMilliseconds: ms, fault: facts.fault, stream: facts.stream))
+        }
         if context.logger.logLevel <= .info {
-            let elapsed = ContinuousClock.now - start
-            let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
             context.logger.info(
-                "\(request.method) \(request.uri.path) \(response.status.code)",
-                metadata: [
-                    "source": "\(response.headers[.tapedeckSource] ?? "-")",
-                    "ms": "\((ms * 10).rounded() / 10)",
-                ]
-            )
+                "\(request.method) \(path) \(response.status.code)",
+                metadata: ["source": "\(source)", "ms": "\((ms * 10).rounded() / 10)"])
         }
         return response
     }

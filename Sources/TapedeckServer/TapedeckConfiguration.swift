@@ -46,14 +46,31 @@ public struct TapedeckConfiguration: Sendable {
     public var upstreamKey: String?
     /// Seconds a connection may stay silent (idle, or part-way through sending a request) before it is closed.
     public var idleTimeout: Int = 60
+    /// Most client connections served at once; one more is answered with a 529 and closed.
+    public var maxConnections: Int = 512
     /// Seconds to wait for the upstream to accept a connection.
     public var upstreamConnectTimeout: Int = 10
     /// Seconds the upstream may stay silent mid-answer before the call fails with a 504.
     public var upstreamReadTimeout: Int = 600
+    /// Where per-test cassettes (`tapedeck-cassette: NAME`) live; `nil`: the directory of `cassettePath`.
+    public var cassetteDirectory: String?
+    /// A fault applied server-wide (`--fault`), to every request, the next few, or a seeded fraction.
+    public var fault: FaultPlan?
+    /// Bearer token the admin API requires (`--admin-token`).
+    public var adminToken: String?
+    /// Requests (per cassette) the journal keeps.
+    public var journalSize: Int = 1000
     public var logLevel: Logger.Level = .info
     public var models: ModelCatalog = .standard
 
     public init() {}
+
+    /// The directory per-test cassettes are looked up in.
+    public var resolvedCassetteDirectory: String {
+        if let cassetteDirectory { return cassetteDirectory }
+        guard let slash = cassettePath.lastIndex(of: "/") else { return "." }
+        return slash == cassettePath.startIndex ? "/" : String(cassettePath[..<slash])
+    }
 
     /// All paths ignored by fingerprints.
     public var ignoredPaths: [JSONPath] { Fingerprint.defaultIgnoredPaths + matchIgnore }

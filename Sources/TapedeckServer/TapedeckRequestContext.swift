@@ -1,0 +1,32 @@
+public import Hummingbird
+import Synchronization
+
+/// The request context: Hummingbird's, plus a trace the routes fill in and the journal reads once the response
+/// is ready (a context is passed by value, so the trace is a shared box).
+public struct TapedeckRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let trace = RequestTrace()
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+}
+
+/// What the routes learned about a request: which cassette, fingerprint and occurrence, which fault, and a source
+/// when the response headers do not tell it (a miss, a fault).
+final class RequestTrace: Sendable {
+    struct Facts: Sendable {
+        var cassette = Shelf.defaultName
+        var fingerprint: String?
+        var occurrence: Int?
+        var source: String?
+        var fault: String?
+        var stream = false
+    }
+
+    private let facts = Mutex(Facts())
+
+    func update(_ change: (inout Facts) -> Void) { facts.withLock { change(&$0) } }
+
+    var current: Facts { facts.withLock { $0 } }
+}
