@@ -102,8 +102,19 @@ public final class CassetteStore: Sendable {
         do {
             return try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): cannot open cassette: \(error.message ?? "\(error)")")
+            var reason = error.message ?? "\(error)"
+            // SQLite says "unable to open database file" for a file it may read but not write: say which.
+            if !readOnly, FileManager.default.fileExists(atPath: path), !Self.isWritable(path) {
+                reason = "the file or its directory is read-only (recording needs to write the cassette and its -wal file)"
+            }
+            throw StoreError(description: "\(path): cannot open cassette: \(reason)")
         }
+    }
+
+    /// Whether this process may write `path` and create files beside it, file systems mounted read-only included.
+    static func isWritable(_ path: String) -> Bool {
+        let directory = (path as NSString).deletingLastPathComponent
+        return access(path, W_OK) == 0 && access(directory.isEmpty ? "." : directory, W_OK) == 0
     }
 
     enum SchemaState { case current, older, missing }

@@ -124,8 +124,10 @@ final class RecordProxy: Sendable {
                 var parser = SSEParser()
                 var raw: [UInt8] = []
                 var events: [Interaction.Event] = []
-                var held: [ByteBuffer] = []
-                var ended = false
+                // Bytes go to the client whole event by whole event, and never the terminal one before the commit:
+                // a client must not see any of `message_stop` (or `error`) for an answer that was not saved.
+                var forwarded = 0
+                var terminalStart: Int?
                 var iterator = response.body.makeAsyncIterator()
                 while true {
                     let chunk: ByteBuffer?
@@ -135,18 +137,24 @@ final class RecordProxy: Sendable {
                         // The upstream broke off: pass on what came, record nothing, and end the connection the
                         // same abrupt way so the client sees what really happened.
                         logger.warning("Upstream stream broke off; nothing recorded", metadata: ["error": "\(error)", "upstream": "\(upstream)"])
-                        for buffer in held { try await writer.write(buffer) }
+                        if forwarded < raw.count { try await writer.write(ByteBuffer(bytes: raw[forwarded...])) }
                         throw error
                     }
                     guard let chunk else { break }
-                    let bytes = Array(chunk.readableBytesView)
-                    raw.append(contentsOf: bytes)
+                    let eventStart = events.last?.byteEnd ?? 0
+                    raw.append(contentsOf: chunk.readableBytesView)
                     let offset = Self.milliseconds(since: start)
-                    for (event, end) in parser.feedLocated(bytes) {
+                    var previousEnd = eventStart
+                    for (event, end) in parser.feedLocated(chunk.readableBytesView) {
                         events.append(.init(offsetMilliseconds: offset, byteEnd: end, name: event.name, data: event.data))
-                        if event.name == "message_stop" || event.name == "error" { ended = true }
+                        if terminalStart == nil, event.name == "message_stop" || event.name == "error" { terminalStart = previousEnd }
+                        previousEnd = end
                     }
-                    if ended { held.append(chunk) } else { try await writer.write(chunk) }
+                    let sendable = terminalStart ?? previousEnd
+                    if sendable > forwarded {
+                        try await writer.write(ByteBuffer(bytes: raw[forwarded..<sendable]))
+                        forwarded = sendable
+                    }
                 }
                 for event in parser.finish() {
                     events.append(.init(offsetMilliseconds: Self.milliseconds(since: start), byteEnd: raw.count, name: event.name, data: event.data))
@@ -157,9 +165,11 @@ final class RecordProxy: Sendable {
                     interaction.events.map { SSEEvent(name: $0.name, data: $0.data) }).assembled
                 do {
                     try await self.save(interaction, to: tape)
-                    for buffer in held { try await writer.write(buffer) }
+                    if forwarded < raw.count { try await writer.write(ByteBuffer(bytes: raw[forwarded...])) }
                 } catch let error as APIError {
                     // Headers are gone already: the terminal event becomes an error event, so the client knows.
+                    let end = terminalStart ?? raw.count
+                    if forwarded < end { try await writer.write(ByteBuffer(bytes: raw[forwarded..<end])) }
                     try await writer.write(ByteBuffer(bytes: error.streamEvent.bytes))
                 }
                 try await writer.finish(nil)
