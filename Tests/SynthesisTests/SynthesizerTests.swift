@@ -145,3 +145,42 @@ struct SynthesizerTests {
         #expect(TokenEstimator.count("日本語") == 3)
     }
 }
+
+@Suite("Hostile tool schemas stay cheap")
+struct HostileSchemaTests {
+    @Test(arguments: [
+        #"{"type":"integer","minimum":1e19}"#,
+        #"{"type":"integer","minimum":-9e18,"maximum":9e18}"#,
+        #"{"type":"integer","minimum":-1.7e308,"maximum":1.7e308,"multipleOf":7}"#,
+        #"{"type":"number","minimum":-1.7e308,"maximum":1.7e308}"#,
+        #"{"type":"string","maxLength":-1}"#,
+        #"{"type":"string","minLength":1000000000}"#,
+        #"{"type":"array","minItems":4611686018427387904}"#,
+        #"{"type":"array","minItems":1000000000}"#,
+        #"{"type":"object","minProperties":1000000000}"#,
+    ])
+    func boundedValues(schema: String) throws {
+        let parsed = try JSONParser.parse(schema)
+        var instance = SchemaInstance(schema: parsed, seed: 42)
+        let value = instance.make()
+        let size = JSONWriter.bytes(value).count
+        #expect(size < 300_000, "\(schema) gave \(size) bytes")
+        if case .number(let n) = value { #expect(n.doubleValue.isFinite) }
+    }
+
+    @Test func nestedArraysShareOneBudget() throws {
+        var schema: JSONValue = ["type": "string"]
+        for _ in 0..<20 { schema = ["type": "array", "items": schema, "minItems": 3] }
+        var instance = SchemaInstance(schema: schema, seed: 1)
+        let bytes = JSONWriter.bytes(instance.make())
+        #expect(bytes.count < 200_000)
+    }
+
+    @Test func thousandsOfStopSequencesCutLikeOne() throws {
+        let many = (0..<20_000).map { "\"zz\($0)zz\"" }.joined(separator: ",")
+        let (few, _) = try synthesize(#"{"model":"claude-sonnet-4-5","max_tokens":200,"stop_sequences":["STOP"],"messages":[{"role":"user","content":"hi"}]}"#)
+        let (lots, _) = try synthesize(#"{"model":"claude-sonnet-4-5","max_tokens":200,"stop_sequences":["STOP",\#(many)],"messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(lots["stop_reason"] == few["stop_reason"])
+        #expect(lots["stop_sequence"] == "STOP")
+    }
+}

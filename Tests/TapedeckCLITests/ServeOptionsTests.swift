@@ -83,4 +83,26 @@ struct ServeOptionsTests {
         }
         #expect(help.contains("TAPEDECK_MODE"))
     }
+
+    @Test func aHostOffLoopbackNeedsAnAdminToken() throws {
+        #expect(throws: ServeOptions.Problem.self) { try resolve(["--host", "0.0.0.0"]) }
+        #expect(try resolve(["--host", "0.0.0.0", "--admin-token", "t"]).adminToken == "t")
+        #expect(try resolve(["--host", "0.0.0.0"], ["TAPEDECK_ADMIN_TOKEN": "e"]).adminToken == "e")
+        #expect(try resolve(["--host", "0.0.0.0", "--insecure-admin"]).adminToken == nil)
+        for host in ["127.0.0.1", "localhost", "::1", "127.0.0.2"] { _ = try resolve(["--host", host]) }
+    }
+
+    @Test func serverFaultsAndLimitsResolve() throws {
+        let c = try resolve(["--fault", "overloaded;retry_after_ms=10", "--fault-rate", "0.2", "--fault-seed", "7",
+            "--max-connections", "8", "--journal-size", "50", "--cassette-dir", "tests/cassettes"])
+        #expect(c.fault?.faults.error?.status == 529 && c.fault?.rate == 0.2 && c.fault?.seed == 7)
+        #expect(c.maxConnections == 8 && c.journalSize == 50 && c.resolvedCassetteDirectory == "tests/cassettes")
+        #expect(try resolve(["--cassette", "/tmp/x/y.sqlite"]).resolvedCassetteDirectory == "/tmp/x")
+        #expect(try resolve([]).resolvedCassetteDirectory == "cassettes")
+        #expect(try resolve(["--fault", "overloaded"], ["TAPEDECK_FAULT_COUNT": "3"]).fault?.count == 3)
+        #expect(throws: ServeOptions.Problem.self) { try resolve(["--fault", "explode"]) }
+        #expect(throws: ServeOptions.Problem.self) { try resolve(["--fault-rate", "0.5"]) }
+        #expect(throws: ServeOptions.Problem.self) { try resolve(["--fault", "overloaded", "--fault-rate", "2"]) }
+        #expect(throws: ServeOptions.Problem.self) { try resolve(["--max-connections", "0"]) }
+    }
 }
