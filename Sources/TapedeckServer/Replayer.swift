@@ -15,8 +15,14 @@ final class Replayer: Sendable {
     let pace: TapedeckConfiguration.Pace
     let speed: Double
     let catalog: ModelCatalog
-    /// Same-style answers built once per recording: a replayed hit is then just a lookup.
-    private let prepared = Mutex<[Int64: Response]>([:])
+    /// Same-style answers built once per recording: a replayed hit is then just a lookup. Keyed by cassette too:
+    /// row ids repeat across per-test cassettes.
+    private let prepared = Mutex<[PreparedKey: Response]>([:])
+
+    struct PreparedKey: Hashable {
+        var tape: ObjectIdentifier
+        var id: Int64
+    }
 
     init(pace: TapedeckConfiguration.Pace, speed: Double, catalog: ModelCatalog) {
         self.pace = pace
@@ -32,9 +38,10 @@ final class Replayer: Sendable {
         guard sameStyle, !(interaction.isStream && pace == .recorded), let id = interaction.id else {
             return answer(interaction, to: exchange).response()
         }
-        if let response = prepared.withLock({ $0[id] }) { return response }
+        let key = PreparedKey(tape: ObjectIdentifier(exchange.tape), id: id)
+        if let response = prepared.withLock({ $0[key] }) { return response }
         let response = answer(interaction, to: exchange).response()
-        prepared.withLock { $0[id] = response }
+        prepared.withLock { $0[key] = response }
         return response
     }
 

@@ -14,10 +14,11 @@ struct RequestLogMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         let path = request.uri.path
+        let isAdmin = path.hasPrefix("/_tapedeck/")
         let facts = context.trace.current
         let headerSource = response.headers[.tapedeckSource]
-        let source = facts.source ?? (headerSource == "tapedeck" ? "error" : headerSource ?? "error")
-        if !path.hasPrefix("/_tapedeck/") {
+        let source = facts.source ?? (headerSource == "tapedeck" ? "error" : headerSource ?? (isAdmin ? "admin" : "error"))
+        if !isAdmin {
             journal.add(
                 JournalEntry(
                     seq: 0, time: Date(), method: request.method.rawValue, path: path, cassette: facts.cassette,
