@@ -1,10 +1,17 @@
 # syntax=docker/dockerfile:1
-# Build stage: the official Swift image compiles a release binary with the Swift runtime linked in statically.
-FROM swift:6.2-bookworm AS build
+# docker build -t tapedeck . && docker run --rm -p 127.0.0.1:4010:4010 tapedeck   (serves the demo cassette)
+
+# Build stage: the official Swift image, tagged VERSION-DEBIAN_CODENAME, at the toolchain .ci/run builds with
+# (swift --version: 6.3.1). It compiles a release binary with the Swift runtime linked in statically.
+FROM swift:6.3.1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# SwiftPM loads every target of Package.swift, even to build one product, so the test targets (Tests/) and the
+# benchmark server (Benchmarks/BareServer) must be there too.
 COPY Package.swift ./
 COPY Sources ./Sources
+COPY Tests ./Tests
+COPY Benchmarks/BareServer ./Benchmarks/BareServer
 RUN swift build -c release --static-swift-stdlib --product tapedeck \
     && install -D "$(swift build -c release --show-bin-path)/tapedeck" /out/tapedeck
 
@@ -15,10 +22,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-0 ca
     && useradd --system --uid 10001 --home-dir /cassettes tapedeck \
     && mkdir -p /cassettes && chown tapedeck /cassettes
 COPY --from=build /out/tapedeck /usr/local/bin/tapedeck
-COPY cassettes/ /cassettes/
+COPY --chown=tapedeck cassettes/demo.sqlite /cassettes/demo.sqlite
 USER tapedeck
 VOLUME ["/cassettes"]
 EXPOSE 4010
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:4010/_tapedeck/health || exit 1
 ENTRYPOINT ["tapedeck"]
-CMD ["serve", "--host", "0.0.0.0", "--cassette", "/cassettes/default.sqlite"]
+# The server listens on 0.0.0.0 inside the container, where the admin API (/_tapedeck/: reset, faults, journal,
+# inspector) would demand --admin-token; --insecure-admin lets it start without one. So publish the port on
+# loopback only (docker run -p 127.0.0.1:4010:4010), or set a token (-e TAPEDECK_ADMIN_TOKEN=...), which the
+# admin API then requires whatever this flag says. /_tapedeck/health stays open for the HEALTHCHECK.
+CMD ["serve", "--host", "0.0.0.0", "--insecure-admin", "--cassette", "/cassettes/demo.sqlite"]
