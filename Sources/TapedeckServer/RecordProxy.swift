@@ -152,7 +152,9 @@ final class RecordProxy: Sendable {
                     }
                     let sendable = terminalStart ?? previousEnd
                     if sendable > forwarded {
-                        try await writer.write(ByteBuffer(bytes: raw[forwarded..<sendable]))
+                        // Usually a chunk is whole events: pass the upstream's buffer on as it is.
+                        let whole = forwarded == raw.count - chunk.readableBytes && sendable == raw.count
+                        try await writer.write(whole ? chunk : ByteBuffer(bytes: raw[forwarded..<sendable]))
                         forwarded = sendable
                     }
                 }
