@@ -161,15 +161,16 @@ public final class Tape: Sendable {
         let candidates = try await store().interactions(method: method, path: path)
         let mine = body?.removing(ignoring) ?? .null
         let mineBytes = JSONWriter.canonicalBytes(mine)
-        // The closest recording shares the longest canonical prefix with the request.
-        var best: (Interaction, JSONValue, Int)?
+        // The closest recording differs in the fewest places; among equals, the longest shared canonical prefix.
+        var best: (interaction: Interaction, json: JSONValue, differences: Int, shared: Int)?
         for candidate in candidates {
             let theirs = candidate.requestJSON?.removing(ignoring) ?? .null
-            let bytes = JSONWriter.canonicalBytes(theirs)
-            let shared = zip(mineBytes, bytes).prefix { $0 == $1 }.count
-            if best == nil || shared > best!.2 { best = (candidate, theirs, shared) }
+            let differences = theirs.differenceCount(from: mine, limit: best.map { $0.differences + 1 } ?? 1000)
+            let shared = zip(mineBytes, JSONWriter.canonicalBytes(theirs)).prefix { $0 == $1 }.count
+            if let current = best, (differences, -shared) >= (current.differences, -current.shared) { continue }
+            best = (candidate, theirs, differences, shared)
         }
-        guard let (closest, theirs, _) = best else { return miss }
+        guard let (closest, theirs, _, _) = best else { return miss }
         miss.closestID = closest.id ?? 0
         if let difference = theirs.firstDifference(from: mine) {
             (miss.path, miss.expected, miss.got) = (difference.path, difference.mine, difference.theirs)

@@ -18,7 +18,7 @@ struct AdminController: Sendable {
         admin.post("reset") { request, _ in
             let name = try Self.cassetteName(request)
             if let name {
-                try await dispatcher.shelf.tape(named: name == Shelf.defaultName ? nil : name).rewind()
+                try await dispatcher.shelf.existingTape(named: name == Shelf.defaultName ? nil : name).rewind()
             } else {
                 for (_, tape) in await dispatcher.shelf.openTapes() { tape.rewind() }
             }
@@ -61,6 +61,7 @@ struct AdminController: Sendable {
                 body: Inspector.interaction(interaction, context: inspector)))
         }
         admin.get("ui/journal") { request, _ in
+            _ = try Self.cassetteName(request)
             let context = Self.inspectorContext(request)
             let entries = dispatcher.journal.entries(cassette: context.cassette ?? Shelf.defaultName, limit: try Self.limit(request, default: 200))
             return Self.html(Inspector.page(title: "Journal", context: context, active: "Journal", body: Inspector.journal(entries, context: context)))
@@ -73,9 +74,7 @@ struct AdminController: Sendable {
     }
 
     static func inspectorContext(_ request: Request) -> Inspector.Context {
-        let parameters = request.uri.queryParameters
-        return Inspector.Context(
-            cassette: (try? cassetteName(request)).flatMap { $0 }, token: parameters["token"].map(String.init))
+        Inspector.Context(cassette: (try? cassetteName(request)).flatMap { $0 }, token: query(request)["token"])
     }
 
     static func html(_ page: String) -> Response {
@@ -129,10 +128,10 @@ struct AdminController: Sendable {
     }
 
     static func interactionQuery(_ request: Request) throws -> CassetteStore.Query {
-        let parameters = request.uri.queryParameters
+        let parameters = query(request)
         var query = CassetteStore.Query(limit: try Self.limit(request, default: 50))
-        query.model = parameters["model"].flatMap { $0.isEmpty ? nil : String($0).removingPercentEncoding }
-        query.text = parameters["q"].flatMap { $0.isEmpty ? nil : String($0).removingPercentEncoding }
+        query.model = parameters["model"].flatMap { $0.isEmpty ? nil : $0 }
+        query.text = parameters["q"].flatMap { $0.isEmpty ? nil : $0 }
         if let text = parameters["status"], !text.isEmpty {
             guard let status = Int(text) else { throw APIError.invalidRequest("status: Input should be a valid integer") }
             query.status = status
@@ -175,19 +174,35 @@ struct AdminController: Sendable {
         return data
     }
 
+    /// The cassette an admin call looks at, never created by looking.
     func tape(for request: Request) async throws -> Tape {
         let name = try Self.cassetteName(request)
-        return try await dispatcher.shelf.tape(named: name == Shelf.defaultName ? nil : name)
+        return try await dispatcher.shelf.existingTape(named: name == Shelf.defaultName ? nil : name)
     }
 
-    /// `?cassette=NAME`, else the `tapedeck-cassette` header; `nil` when neither is given.
+    /// `?cassette=NAME`, else the `tapedeck-cassette` header; `nil` when neither is given. A name other than
+    /// `default` must be a valid cassette name.
     static func cassetteName(_ request: Request) throws -> String? {
-        if let name = request.uri.queryParameters["cassette"].map(String.init), !name.isEmpty { return name }
-        return request.headers[Dispatcher.cassetteHeader].flatMap { $0.isEmpty ? nil : $0 }
+        let name = query(request)["cassette"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? request.headers[Dispatcher.cassetteHeader].flatMap { $0.isEmpty ? nil : $0 }
+        if let name, name != Shelf.defaultName { try Shelf.validate(name) }
+        return name
+    }
+
+    /// The query string as a form sends it: `+` is a space, then `%XX` escapes are decoded.
+    static func query(_ request: Request) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in (request.uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String { String(text).replacing("+", with: " ").removingPercentEncoding }
+            let key = decode(parts[0])
+            if result[key] == nil { result[key] = parts.count > 1 ? decode(parts[1]) : "" }
+        }
+        return result
     }
 
     static func limit(_ request: Request, default value: Int) throws(APIError) -> Int {
-        guard let text = request.uri.queryParameters["limit"] else { return value }
+        guard let text = query(request)["limit"] else { return value }
         guard let n = Int(text), (1...10_000).contains(n) else { throw .invalidRequest("limit: Input should be between 1 and 10000") }
         return n
     }
@@ -229,7 +244,7 @@ struct AdminTokenMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token else { return try await next(request, context) }
         let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        let given = bearer ?? request.uri.queryParameters["token"].map(String.init)
+        let given = bearer ?? AdminController.query(request)["token"]
         guard let given, Self.constantTimeEqual(given, token) else {
             throw APIError.authentication("The admin API needs Authorization: Bearer <--admin-token>.")
         }

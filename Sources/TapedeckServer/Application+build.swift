@@ -68,6 +68,8 @@ public func buildApplication(
             read: .seconds(Int64(configuration.upstreamReadTimeout)))
         // Never follow redirects: the configured upstream is the only host Tapedeck talks to.
         clientConfiguration.redirectConfiguration = .disallow
+        // The client's default of 8 connections per host would queue concurrent recordings behind each other.
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         services.append(HTTPClientService(client: client))
         proxy = RecordProxy(

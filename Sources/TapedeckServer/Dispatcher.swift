@@ -53,7 +53,7 @@ final class Dispatcher: Sendable {
     /// The cassette a request selects: the `/cassettes/NAME` prefix, else the `tapedeck-cassette` header, else
     /// the default one (`nil`).
     static func cassetteName(_ request: Request, context: TapedeckRequestContext) -> String? {
-        context.parameters.get("cassette") ?? request.headers[cassetteHeader].flatMap { $0.isEmpty ? nil : $0 }
+        context.parameters.get("cassette") ?? request.headers[cassetteHeader]
     }
 
     /// Reads and parses the body (when the route has one), refusing more than the configured limit.
@@ -88,6 +88,7 @@ final class Dispatcher: Sendable {
             method: request.method.rawValue, path: path, query: query, request: request, rawBody: raw, body: body,
             fingerprint: fingerprint, cassette: cassette, tape: tape, faults: faults, trace: context.trace)
         context.trace.update {
+            $0.path = path
             $0.fingerprint = fingerprint.hex
             $0.stream = exchange.wantsStream
         }

@@ -25,8 +25,8 @@ enum Inspector {
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title)) · tapedeck</title><style>\(stylesheet)</style></head>
-            <body><header><strong>tapedeck</strong> <span class="muted">cassette: \(escape(context.cassette ?? Shelf.defaultName))</span>
+            <title>\(escape(title)) · tapedeck</title><link rel="icon" href="data:,"><style>\(stylesheet)</style></head>
+            <body><header><strong>tapedeck</strong> <span class="badge">cassette: \(escape(context.cassette ?? Shelf.defaultName))</span>
             <nav>\(tabs)</nav></header><main>\(body)</main><script>\(script)</script></body></html>
             """
     }
@@ -72,18 +72,17 @@ enum Inspector {
         let detail = interaction.detailJSON
         let id = interaction.id ?? 0
         var html = "<h1>Interaction \(id) <span class=\"muted\">\(escape(interaction.method)) \(escape(interaction.path))"
-        html += " · occurrence \(interaction.occurrence) · \(escape(interaction.recordedAt))</span></h1>"
+        html += " · occurrence \(interaction.occurrence)\(interaction.recordedAt.isEmpty ? " · fixture" : " · " + escape(interaction.recordedAt))</span></h1>"
         html += "<p class=\"muted mono\">fingerprint \(escape(interaction.fingerprint))</p>"
         html += "<div class=\"sides\"><section class=\"side\" id=\"request\"><h2>Request</h2>"
         html += headersTable(detail["request"]?["headers"])
         html += "<pre class=\"json\">\(escape(pretty(detail["request"]?["body"])))</pre></section>"
         html += "<section class=\"side\" id=\"response\"><h2>Response <span class=\"status s\(interaction.status / 100)\">\(interaction.status)</span></h2>"
         html += headersTable(detail["response"]?["headers"])
-        if let message = interaction.answerJSON, message["type"] == "message" {
-            html += blocks(message)
-        }
+        let message = interaction.answerJSON.flatMap { $0["content"]?.arrayValue != nil ? $0 : nil }
+        if let message { html += blocks(message) }
         if !interaction.isStream {
-            html += "<details\(interaction.answerJSON?["type"] == "message" ? "" : " open")><summary>body</summary>"
+            html += "<details\(message == nil ? " open" : "")><summary>body</summary>"
             html += "<pre class=\"json\">\(escape(pretty(detail["response"]?["body"])))</pre></details>"
         }
         html += "</section></div>"
@@ -107,8 +106,13 @@ enum Inspector {
             html += "<div class=\"block \(escape(type))\"><div class=\"label\">\(escape(type))</div><pre>\(escape(body))</pre></div>"
         }
         let stop = message["stop_reason"]?.stringValue ?? "null"
-        let usage = message["usage"].map { JSONWriter.string($0) } ?? ""
-        return html + "<p class=\"muted\">stop_reason \(escape(stop)) · usage \(escape(usage))</p></div>"
+        var usage = ""
+        if let tokens = message["usage"] {
+            usage = " · tokens in \(tokens["input_tokens"]?.intValue ?? 0) · out \(tokens["output_tokens"]?.intValue ?? 0)"
+            let cached = (tokens["cache_read_input_tokens"]?.intValue ?? 0) + (tokens["cache_creation_input_tokens"]?.intValue ?? 0)
+            if cached > 0 { usage += " · cache \(cached)" }
+        }
+        return html + "<p class=\"muted\">stop_reason \(escape(stop))\(escape(usage))</p></div>"
     }
 
     /// A stream as its events: offset, type, and what each adds (deltas folded into their text).
@@ -181,8 +185,9 @@ enum Inspector {
                 html += "<p class=\"muted\">The cassette has no recordings for this endpoint.</p>"
             }
             if let diff = miss["diff"], case .object = diff {
-                let expected = diff["expected_present"] == .bool(true) ? pretty(diff["expected"]) : "(absent)"
-                let got = diff["got_present"] == .bool(true) ? pretty(diff["got"]) : "(absent)"
+                // JSON, strings quoted: "1024" and 1024 must look different.
+                let expected = diff["expected_present"] == .bool(true) ? (diff["expected"].map { JSONWriter.pretty($0) } ?? "") : "(absent)"
+                let got = diff["got_present"] == .bool(true) ? (diff["got"].map { JSONWriter.pretty($0) } ?? "") : "(absent)"
                 html += "<table class=\"diff\"><tr><th>JSON path</th><th>recorded</th><th>this request</th></tr>"
                 html += "<tr><td class=\"mono\">\(escape(diff["path"]?.stringValue ?? ""))</td>"
                 html += "<td><pre>\(escape(shorten(expected, to: 2000)))</pre></td><td><pre>\(escape(shorten(got, to: 2000)))</pre></td></tr></table>"
@@ -257,6 +262,11 @@ enum Inspector {
         #timeline{margin-top:1rem}.event.error td{color:#b91c1c}.event.folded td:last-child{white-space:pre-wrap}
         .miss{background:#fff;border:1px solid var(--line);border-radius:8px;padding:.5rem .9rem;margin-bottom:.8rem}.empty{color:var(--muted)}
         h1{font-size:18px}h2{font-size:15px}@media (max-width:900px){.sides{grid-template-columns:1fr}}
+        h1 .muted{font-weight:400;font-size:14px}.blocks>p{overflow-wrap:anywhere}
+        .badge{padding:.1rem .5rem;border-radius:999px;background:#ede9fe;color:var(--accent);font-size:12px}
+        #interactions td:nth-child(2),#interactions td:nth-child(3),#interactions td:last-child,#journal td:nth-child(2),
+        .timeline td:nth-child(-n+2){white-space:nowrap}#journal td:nth-child(3){overflow-wrap:anywhere}
+        .filters input[name=q]{min-width:18rem}.diff pre{margin:0}.diff td:first-child{width:14rem}
         """
 
     static let script = """

@@ -65,6 +65,7 @@ final class Journal: Sendable {
 
     private struct State {
         var seq = 0
+        var missSeq = 0
         var books: [String: Book] = [:]
     }
 
@@ -84,9 +85,9 @@ final class Journal: Sendable {
 
     func addMiss(_ miss: MissRecord) {
         state.withLock { state in
-            state.seq += 1
+            state.missSeq += 1
             var miss = miss
-            miss.seq = state.seq
+            miss.seq = state.missSeq
             state.books[miss.cassette, default: Book()].misses.append(miss, capacity: Self.missCapacity)
         }
     }

@@ -21,7 +21,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         if !isAdmin {
             journal.add(
                 JournalEntry(
-                    seq: 0, time: Date(), method: request.method.rawValue, path: path, cassette: facts.cassette,
+                    seq: 0, time: Date(), method: request.method.rawValue, path: facts.path ?? path, cassette: facts.cassette,
                     fingerprint: facts.fingerprint, source: source, occurrence: facts.occurrence,
                     status: Int(response.status.code), latencyMilliseconds: ms, fault: facts.fault, stream: facts.stream))
         }

@@ -39,6 +39,19 @@ final class Shelf: Sendable {
         }
     }
 
+    /// The tape for `name` for looking only: an open one, else the file opened without creating it (an absent file
+    /// is an empty cassette), so an admin call with a mistyped name leaves no file behind.
+    func existingTape(named name: String?) async throws -> Tape {
+        guard let name else { return defaultTape }
+        try Self.validate(name)
+        if let task = tapes.withLock({ $0[name] }), let tape = try? await task.value { return tape }
+        do {
+            return try await Tape(path: Self.path(of: name, in: directory), create: false)
+        } catch {
+            throw APIError.invalidRequest("Cassette '\(name)' cannot be opened: \(error)")
+        }
+    }
+
     /// Every tape opened so far, the default one first.
     func openTapes() async -> [(name: String, tape: Tape)] {
         let tasks = tapes.withLock { $0 }

@@ -17,6 +17,8 @@ public struct TapedeckRequestContext: RequestContext {
 final class RequestTrace: Sendable {
     struct Facts: Sendable {
         var cassette = Shelf.defaultName
+        /// The API path, without a `/cassettes/NAME` prefix.
+        var path: String?
         var fingerprint: String?
         var occurrence: Int?
         var source: String?

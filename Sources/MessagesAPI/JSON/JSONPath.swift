@@ -106,6 +106,28 @@ extension JSONValue {
     }
 
     /// The first place where two documents differ, with both values there (`nil` where one side lacks it).
+    /// How many leaves differ between the two values (a missing member or element counts once), counting no
+    /// further than `limit`.
+    public func differenceCount(from other: JSONValue, limit: Int = 1000) -> Int {
+        var count = 0
+        func visit(_ a: JSONValue?, _ b: JSONValue?) {
+            guard count < limit else { return }
+            switch (a, b) {
+            case (.object(let x)?, .object(let y)?):
+                for key in x.keys { visit(x[key], y[key]) }
+                for key in y.keys where !x.contains(key) { visit(nil, y[key]) }
+            case (.array(let x)?, .array(let y)?):
+                for i in 0..<max(x.count, y.count) { visit(i < x.count ? x[i] : nil, i < y.count ? y[i] : nil) }
+            case (.number(let x)?, .number(let y)?):
+                if x.canonicalLiteral != y.canonicalLiteral { count += 1 }
+            default:
+                if a != b { count += 1 }
+            }
+        }
+        visit(self, other)
+        return count
+    }
+
     public func firstDifference(from other: JSONValue, at path: JSONPath = JSONPath())
         -> (path: JSONPath, mine: JSONValue?, theirs: JSONValue?)?
     {
