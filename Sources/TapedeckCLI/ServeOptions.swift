@@ -95,29 +95,19 @@ public struct ServeOptions: Sendable {
         configuration.redactHeaders = list(redactHeaders, "TAPEDECK_REDACT_HEADER").map { $0.lowercased() }
         configuration.redactPatterns = redactPatterns.isEmpty
             ? environment["TAPEDECK_REDACT"].map { [$0] } ?? [] : redactPatterns
-        if let maxBody {
-            configuration.maxBodyBytes = maxBody
-        } else if let text = environment["TAPEDECK_MAX_BODY"], !text.isEmpty {
-            guard let n = Int(text) else { throw Problem(description: "TAPEDECK_MAX_BODY must be a number of bytes.") }
-            configuration.maxBodyBytes = n
-        }
-        guard configuration.maxBodyBytes > 0 else { throw Problem(description: "--max-body must be at least 1 byte.") }
-        if let idleTimeout {
-            configuration.idleTimeout = idleTimeout
-        } else if let text = environment["TAPEDECK_IDLE_TIMEOUT"], !text.isEmpty {
-            guard let n = Int(text) else { throw Problem(description: "TAPEDECK_IDLE_TIMEOUT must be a number of seconds.") }
-            configuration.idleTimeout = n
-        }
-        guard configuration.idleTimeout > 0 else { throw Problem(description: "--idle-timeout must be at least 1 second.") }
-        func integer(_ flag: Int?, _ variable: String, _ name: String, atLeast minimum: Int) throws(Problem) -> Int? {
+        func integer(_ flag: Int?, _ variable: String, _ name: String, atLeast minimum: Int, unit: String = "") throws(Problem) -> Int? {
             var result = flag
             if result == nil, let text = environment[variable], !text.isEmpty {
                 guard let n = Int(text) else { throw Problem(description: "\(variable) must be a whole number, not '\(text)'.") }
                 result = n
             }
-            if let result, result < minimum { throw Problem(description: "\(name) must be at least \(minimum).") }
+            if let result, result < minimum { throw Problem(description: "\(name) must be at least \(minimum)\(unit).") }
             return result
         }
+        configuration.maxBodyBytes = try integer(maxBody, "TAPEDECK_MAX_BODY", "--max-body", atLeast: 1, unit: " byte")
+            ?? configuration.maxBodyBytes
+        configuration.idleTimeout = try integer(idleTimeout, "TAPEDECK_IDLE_TIMEOUT", "--idle-timeout", atLeast: 1, unit: " second")
+            ?? configuration.idleTimeout
         configuration.maxConnections = try integer(maxConnections, "TAPEDECK_MAX_CONNECTIONS", "--max-connections", atLeast: 1)
             ?? configuration.maxConnections
         configuration.journalSize = try integer(journalSize, "TAPEDECK_JOURNAL_SIZE", "--journal-size", atLeast: 0)
