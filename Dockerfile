@@ -2,7 +2,8 @@
 # docker build -t tapedeck . && docker run --rm -p 127.0.0.1:4010:4010 tapedeck   (serves the demo cassette)
 
 # Build stage: the official Swift image, tagged VERSION-DEBIAN_CODENAME, at the toolchain .ci/run builds with
-# (swift --version: 6.3.1). It compiles a release binary with the Swift runtime linked in statically.
+# (swift --version: 6.3.1). It compiles a release binary with the Swift runtime linked in statically; its debug
+# info is stripped (180 MB -> 114 MB) but its symbols stay, so a crash's backtrace still names functions.
 FROM swift:6.3.1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -13,7 +14,8 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 COPY Benchmarks/BareServer ./Benchmarks/BareServer
 RUN swift build -c release --static-swift-stdlib --product tapedeck \
-    && install -D "$(swift build -c release --show-bin-path)/tapedeck" /out/tapedeck
+    && install -D "$(swift build -c release --show-bin-path)/tapedeck" /out/tapedeck \
+    && strip --strip-debug /out/tapedeck
 
 # Runtime stage: a slim Debian with the system SQLite, running as a non-root user.
 FROM debian:bookworm-slim
