@@ -68,6 +68,9 @@ public func buildApplication(
             read: .seconds(Int64(configuration.upstreamReadTimeout)))
         // Never follow redirects: the configured upstream is the only host Tapedeck talks to.
         clientConfiguration.redirectConfiguration = .disallow
+        // A refused connection is a 502 at once: retrying it inside the client would hold the caller for the whole
+        // connect timeout, while the SDKs already retry a 502 themselves, with their own backoff.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
         // The client's default of 8 connections per host would queue concurrent recordings behind each other.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)

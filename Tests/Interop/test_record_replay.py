@@ -301,6 +301,25 @@ def test_broken_off_stream_is_not_recorded(tmp_path):
     assert "no recorded interaction matches" in str(miss.value)
 
 
+def test_a_refused_upstream_is_a_prompt_502(tmp_path):
+    """Nothing listens at the upstream: the client gets a 502 it can retry, not a wait for the connect timeout.
+
+    The client gives up after 5 s, half of tapedeck's 10 s connect timeout, so a server that kept retrying the
+    refused connection until that timeout ran out fails here with a client-side timeout.
+    """
+    cassette = tmp_path / "c.sqlite"
+    with start_tapedeck(*record_args("http://127.0.0.1:9", cassette)) as server:
+        with server.client(timeout=5.0) as client:
+            with pytest.raises(anthropic.InternalServerError) as info:
+                created(client, messages=user("Hello"))
+    assert info.value.status_code == 502
+    assert info.value.body["error"]["type"] == "api_error"
+    assert "could not be reached" in info.value.body["error"]["message"]
+    with start_tapedeck(*replay_args(cassette)) as server, server.client() as client:
+        with pytest.raises(anthropic.NotFoundError):
+            created(client, messages=user("Hello"))
+
+
 # -- other endpoints, occurrences, misses ------------------------------------------------------
 
 

@@ -239,8 +239,8 @@ struct RecordReplayTests {
 
     @Test func unreachableUpstreamIs502AndRecordsNothing() async throws {
         let cassette = temporaryCassette()
-        // Port 9 on loopback: nothing listens there.
-        let reply = try await withTapedeck(recording(cassette, upstream: "http://127.0.0.1:9") { $0.upstreamConnectTimeout = 1 }) { base in
+        // Port 9 on loopback: nothing listens there. The default connect timeout: a refusal is not retried until it runs out.
+        let reply = try await withTapedeck(recording(cassette, upstream: "http://127.0.0.1:9")) { base in
             try await send(base, "/v1/messages", body: scenarioRequest("text"))
         }
         #expect(reply.status == 502)
