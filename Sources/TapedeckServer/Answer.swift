@@ -46,6 +46,11 @@ public struct Answer: Sendable {
             if let field = HTTPField.Name(name) { fields.append(HTTPField(name: field, value: value)) }
         }
         fields[.tapedeckSource] = source.rawValue
+        if Interaction.isBodyless(status) {
+            // A body after a 204 or 304 would be read by a keep-alive client as the start of the next response.
+            fields[.contentType] = nil
+            return Response(status: .init(code: status), headers: fields, body: .init())
+        }
         switch body {
         case .json(let bytes):
             if fields[.contentType] == nil { fields[.contentType] = "application/json" }
@@ -79,7 +84,7 @@ public struct Answer: Sendable {
                     let start = ContinuousClock.now
                     var sent = 0
                     for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.count {
-                        let due = start + .milliseconds(Int(Double(event.offsetMilliseconds) / pacing.speed))
+                        let due = start + .clamped(milliseconds: Double(event.offsetMilliseconds) / pacing.speed)
                         try await Task.sleep(until: due, clock: .continuous)
                         try await writer.write(ByteBuffer(bytes: bytes[sent..<event.byteEnd]))
                         sent = event.byteEnd

@@ -82,7 +82,7 @@ struct FaultWriter: ResponseBodyWriter {
 
     private mutating func firstByteDelay() async throws {
         guard startedAt == nil else { return }
-        if let wait = faults.slowFirstByte { try await Task.sleep(for: .milliseconds(wait)) }
+        if let wait = faults.slowFirstByte { try await Task.sleep(for: .clamped(milliseconds: Double(wait))) }
         startedAt = .now
     }
 
@@ -93,7 +93,7 @@ struct FaultWriter: ResponseBodyWriter {
         if let rate = faults.tokensPerSecond, let message = try? JSONParser.parse(bytes),
             let output = message["usage"]?["output_tokens"]?.intValue
         {
-            try await Task.sleep(for: .seconds(Double(output) / rate))
+            try await Task.sleep(for: .clamped(seconds: Double(output) / rate))
         }
         if case .disconnect(_, let limit)? = faults.breakOff {
             let allowed = max(0, (limit ?? 0) - bytesSent)
@@ -126,10 +126,10 @@ struct FaultWriter: ResponseBodyWriter {
         default:
             break
         }
-        if let stall = faults.stall, stall.after == events { try await Task.sleep(for: .milliseconds(stall.milliseconds)) }
+        if let stall = faults.stall, stall.after == events { try await Task.sleep(for: .clamped(milliseconds: Double(stall.milliseconds))) }
         if let rate = faults.tokensPerSecond, let start = startedAt {
             tokens += Self.outputTokens(in: event)
-            try await Task.sleep(until: start + .seconds(Double(tokens) / rate), clock: .continuous)
+            try await Task.sleep(until: start + .clamped(seconds: Double(tokens) / rate), clock: .continuous)
         }
         try await base.write(ByteBuffer(bytes: event))
         bytesSent += event.count

@@ -55,6 +55,8 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
     static let streamKinds = ["midstream_error", "disconnect"]
     static let timingKinds = ["slow_first_byte", "latency", "stall", "tps"]
     static var allKinds: [String] { errorKinds.map(\.kind) + streamKinds + timingKinds }
+    /// Token rates `tps` accepts: slower would wait for days, faster is no pacing at all.
+    static let tokenRates: ClosedRange<Double> = 0.01...1_000_000
 
     /// Parses a header or flag value. Every problem is a 400 that names the offending kind or parameter.
     public init(parsing text: String) throws(APIError) {
@@ -63,15 +65,17 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
         for item in text.split(separator: ",") {
             let item = item.trimmingSpaces
             guard !item.isEmpty else { continue }
-            var parts = item.split(separator: ";", omittingEmptySubsequences: true).map(\.trimmingSpaces)
-            let head = parts.removeFirst()
+            let parts = item.split(separator: ";", omittingEmptySubsequences: true).map(\.trimmingSpaces)
+                .filter { !$0.isEmpty }
+            // An item of separators only (`;`, ` ; `) names nothing: skipped like an empty item.
+            guard let head = parts.first else { continue }
             var kind = head
             var params: [(name: String, value: String)] = []
             if let eq = head.firstIndex(of: "=") {
                 kind = String(head[..<eq]).trimmingSpaces
                 params.append(("", String(head[head.index(after: eq)...]).trimmingSpaces))
             }
-            for part in parts {
+            for part in parts.dropFirst() {
                 guard let eq = part.firstIndex(of: "=") else {
                     throw Self.problem("parameter '\(part)' of '\(kind)' needs a value (name=value)")
                 }
@@ -90,7 +94,7 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
     private mutating func add(kind: String, params: [(name: String, value: String)]) throws(APIError) {
         var values = Parameters(kind: kind, params: params)
         if let known = Self.errorKinds.first(where: { $0.kind == kind }) {
-            guard error == nil else { throw Self.problem("only one error kind per request ('\(error!.kind)' and '\(kind)')") }
+            if let error { throw Self.problem("only one error kind per request ('\(error.kind)' and '\(kind)')") }
             var answer = ErrorAnswer(kind: kind, status: known.status, type: known.type, message: known.message)
             if let message = values.take("message") { answer.message = message.removingPercentEncoding }
             answer.retryAfter = try values.number("retry_after").map { Self.format($0) }
@@ -119,7 +123,9 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
         case "latency": latency = try values.required(kind)
         case "stall": stall = (try values.required(kind), try values.count("after") ?? 1)
         case "tps":
-            guard let rate = try values.number(""), rate > 0 else { throw Self.problem("tps needs a positive rate: tps=N") }
+            guard let rate = try values.number(""), Self.tokenRates.contains(rate) else {
+                throw Self.problem("tps needs a rate from 0.01 to 1000000 tokens per second: tps=N")
+            }
             tokensPerSecond = rate
         default:
             throw Self.problem("unknown fault kind '\(kind)'; known kinds: \(Self.allKinds.joined(separator: ", "))")
