@@ -62,8 +62,17 @@ public final class CassetteStore: Sendable {
                 break  // Upgrade below, with a writable connection.
             }
         }
+        try Self.prepareForWriting(path: path)
         pool = try Self.openPool(path: path, readOnly: false)
-        try Self.migrate(pool, path: path)
+    }
+
+    /// Opens the cassette off the cooperative pool: opening may wait up to the busy timeout for other processes.
+    public static func open(path: String, create: Bool = true, readOnly: Bool = false) async throws -> CassetteStore {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try CassetteStore(path: path, create: create, readOnly: readOnly) })
+            }
+        }
     }
 
     /// A read-only connection. Without a write-ahead log beside the file, nobody is writing it: SQLite may then
@@ -92,7 +101,7 @@ public final class CassetteStore: Sendable {
         var configuration = Configuration()
         configuration.readonly = readOnly
         // Other processes may be writing; wait for them rather than failing.
-        configuration.busyMode = .timeout(15)
+        configuration.busyMode = .timeout(busyTimeout)
         if !readOnly {
             configuration.prepareDatabase { db in
                 // WAL + NORMAL: a committed transaction survives a process crash, and writers never block readers.
@@ -102,13 +111,20 @@ public final class CassetteStore: Sendable {
         do {
             return try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
-            var reason = error.message ?? "\(error)"
-            // SQLite says "unable to open database file" for a file it may read but not write: say which.
-            if !readOnly, FileManager.default.fileExists(atPath: path), !Self.isWritable(path) {
-                reason = "the file or its directory is read-only (recording needs to write the cassette and its -wal file)"
-            }
-            throw StoreError(description: "\(path): cannot open cassette: \(reason)")
+            throw StoreError(description: "\(path): cannot open cassette: \(Self.openFailure(error, path: path))")
         }
+    }
+
+    /// Seconds a connection waits for another process's lock before giving up.
+    static let busyTimeout: TimeInterval = 15
+
+    /// What to tell a person when SQLite refuses to open `path` for writing.
+    static func openFailure(_ error: DatabaseError, path: String) -> String {
+        // SQLite says "unable to open database file" for a file it may read but not write: say which.
+        if FileManager.default.fileExists(atPath: path), !Self.isWritable(path) {
+            return "the file or its directory is read-only (recording needs to write the cassette and its -wal file)"
+        }
+        return error.message ?? "\(error)"
     }
 
     /// Whether this process may write `path` and create files beside it, file systems mounted read-only included.
@@ -119,69 +135,125 @@ public final class CassetteStore: Sendable {
 
     enum SchemaState { case current, older, missing }
 
-    static func schemaState(_ pool: any DatabaseWriter, path: String) throws -> SchemaState {
-        let migrator = makeMigrator()
+    /// The schema, one migration a step. Applied steps are listed in `grdb_migrations`, the table GRDB's own
+    /// migrator keeps, so cassettes written by earlier versions read the same.
+    ///
+    /// GRDB's `DatabaseMigrator` reads which steps are applied outside the transaction that applies them, so
+    /// two processes creating one cassette at once both run `v1` ("table interaction already exists"). These
+    /// steps run inside one exclusive transaction instead (see `prepareForWriting`).
+    static let migrations: [(identifier: String, sql: String)] = [
+        (
+            "v1",
+            """
+            CREATE TABLE interaction (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                recorded_at TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                query TEXT,
+                fingerprint TEXT NOT NULL,
+                occurrence INTEGER NOT NULL,
+                request_headers TEXT NOT NULL,
+                request_body BLOB NOT NULL,
+                status INTEGER NOT NULL,
+                response_headers TEXT NOT NULL,
+                response_body BLOB NOT NULL,
+                is_stream INTEGER NOT NULL,
+                events TEXT,
+                message TEXT,
+                model TEXT,
+                UNIQUE (fingerprint, occurrence)
+            );
+            CREATE INDEX interaction_path ON interaction (method, path);
+            CREATE TABLE cassette_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO cassette_meta (key, value) VALUES ('schema_version', '1');
+            """
+        ),
+        (
+            "v2: fixtures",
+            """
+            ALTER TABLE interaction ADD COLUMN matcher TEXT;
+            ALTER TABLE interaction ADD COLUMN is_fixture INTEGER NOT NULL DEFAULT 0;
+            UPDATE cassette_meta SET value = '2' WHERE key = 'schema_version';
+            """
+        ),
+    ]
+
+    /// Where a file's schema stands against `migrations`; throws when it is not a cassette this build can use.
+    static func schemaState(_ db: Database, path: String) throws -> SchemaState {
+        guard try db.tableExists("grdb_migrations") else {
+            let tables = try String.fetchAll(
+                db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            guard tables.isEmpty else {
+                throw StoreError(
+                    description: "\(path): not a tapedeck cassette (it holds other tables: \(tables.prefix(5).joined(separator: ", "))); "
+                        + "point --cassette at a new file or an existing cassette")
+            }
+            return .missing
+        }
+        let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+        let known = Set(migrations.map(\.identifier))
+        guard applied.contains("v1") || applied.isEmpty else {
+            throw StoreError(description: "\(path): not a tapedeck cassette (its migrations are another program's)")
+        }
+        if !applied.isSubset(of: known) {
+            throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
+        }
+        return applied == known ? .current : (applied.isEmpty ? .missing : .older)
+    }
+
+    static func schemaState(_ reader: any DatabaseReader, path: String) throws -> SchemaState {
         do {
-            return try pool.read { db in
-                guard try db.tableExists("grdb_migrations") else { return .missing }
-                if try migrator.hasBeenSuperseded(db) {
-                    throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
+            return try reader.read { db in try schemaState(db, path: path) }
+        } catch let error as DatabaseError {
+            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
+        }
+    }
+
+    /// Brings the file to the current schema and to WAL mode, safely while other processes do the same.
+    ///
+    /// The schema check and every missing step run in one exclusive transaction, so exactly one process applies
+    /// each step and the others see it done; a file that is not a cassette is refused before anything is
+    /// written to it. WAL is switched on once, afterwards, only when the file is not in WAL mode yet.
+    static func prepareForWriting(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.writeWithoutTransaction { db in
+                try db.inTransaction(.exclusive) {
+                    guard try schemaState(db, path: path) != .current else { return .commit }
+                    let applied = try db.tableExists("grdb_migrations")
+                        ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
+                    try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+                    for step in migrations where !applied.contains(step.identifier) {
+                        try db.execute(sql: step.sql)
+                        try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [step.identifier])
+                    }
+                    return .commit
                 }
-                return try migrator.hasCompletedMigrations(db) ? .current : .older
+                if try String.fetchOne(db, sql: "PRAGMA journal_mode")?.lowercased() != "wal" {
+                    try switchToWAL(db)
+                }
             }
+            try queue.close()
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
+            throw StoreError(description: "\(path): cannot open cassette: \(Self.openFailure(error, path: path))")
         }
     }
 
-    static func migrate(_ pool: any DatabaseWriter, path: String) throws {
-        let migrator = makeMigrator()
-        do {
-            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
-                throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
+    /// `PRAGMA journal_mode = WAL` needs the file to itself; SQLite answers "database is locked" at once, without
+    /// waiting, while another process is reading it, so this asks again for up to the busy timeout.
+    static func switchToWAL(_ db: Database) throws {
+        let deadline = Date(timeIntervalSinceNow: busyTimeout)
+        while true {
+            do {
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                return
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
             }
-            try migrator.migrate(pool)
-        } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
         }
-    }
-
-    static func makeMigrator() -> DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE interaction (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    recorded_at TEXT NOT NULL,
-                    method TEXT NOT NULL,
-                    path TEXT NOT NULL,
-                    query TEXT,
-                    fingerprint TEXT NOT NULL,
-                    occurrence INTEGER NOT NULL,
-                    request_headers TEXT NOT NULL,
-                    request_body BLOB NOT NULL,
-                    status INTEGER NOT NULL,
-                    response_headers TEXT NOT NULL,
-                    response_body BLOB NOT NULL,
-                    is_stream INTEGER NOT NULL,
-                    events TEXT,
-                    message TEXT,
-                    model TEXT,
-                    UNIQUE (fingerprint, occurrence)
-                );
-                CREATE INDEX interaction_path ON interaction (method, path);
-                CREATE TABLE cassette_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                INSERT INTO cassette_meta (key, value) VALUES ('schema_version', '1');
-                """)
-        }
-        migrator.registerMigration("v2: fixtures") { db in
-            try db.execute(sql: """
-                ALTER TABLE interaction ADD COLUMN matcher TEXT;
-                ALTER TABLE interaction ADD COLUMN is_fixture INTEGER NOT NULL DEFAULT 0;
-                UPDATE cassette_meta SET value = '2' WHERE key = 'schema_version';
-                """)
-        }
-        return migrator
     }
 
     // MARK: - Reading
@@ -197,7 +269,7 @@ public final class CassetteStore: Sendable {
     /// The interaction with row id `id`.
     public func interaction(id: Int64) async throws -> Interaction? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM interaction WHERE id = ?", arguments: [id]).map(Self.interaction(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM interaction WHERE id = ?", arguments: [id]).map(InteractionRow.decode)
         }
     }
 
@@ -205,15 +277,15 @@ public final class CassetteStore: Sendable {
     public func interactions(fingerprint: String) async throws -> [Interaction] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE fingerprint = ? ORDER BY occurrence", arguments: [fingerprint])
-                .map(Self.interaction(from:))
+                .map(InteractionRow.decode)
         }
     }
 
-    /// All interactions for a method and path (used to explain misses).
+    /// All readable interactions for a method and path (used to explain misses; damaged rows explain nothing).
     public func interactions(method: String, path: String) async throws -> [Interaction] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE method = ? AND path = ? ORDER BY id", arguments: [method, path])
-                .map(Self.interaction(from:))
+                .compactMap { try? InteractionRow.decode($0) }
         }
     }
 
@@ -256,14 +328,18 @@ public final class CassetteStore: Sendable {
         _ = arguments.append(contentsOf: [query.limit + 1])
         let sql = "SELECT * FROM interaction WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?"
         let bound = arguments
-        let rows = try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.interaction(from:)) }
+        let rows = try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map(InteractionRow.decode) }
         return (Array(rows.prefix(query.limit)), rows.count > query.limit)
     }
 
-    /// Interactions with loose matchers, in id (file) order.
+    /// Interactions with loose matchers, in id (file) order; damaged ones are left out (they match nothing).
     public func looseInteractions() async throws -> [Interaction] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE matcher IS NOT NULL ORDER BY id").map(Self.interaction(from:))
+            try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE matcher IS NOT NULL ORDER BY id")
+                .compactMap { row in
+                    guard let interaction = try? InteractionRow.decode(row), interaction.damage == nil else { return nil }
+                    return interaction
+                }
         }
     }
 
@@ -274,10 +350,19 @@ public final class CassetteStore: Sendable {
         }
     }
 
-    /// Every interaction, in id order.
+    /// Every row, in id order, each read or found damaged: what `tapedeck cassette verify` looks at.
+    public func scan() async throws -> [Result<Interaction, DamagedRecording>] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM interaction ORDER BY id").map { row in
+                Result { () throws(DamagedRecording) in try InteractionRow.decode(row) }
+            }
+        }
+    }
+
+    /// Every interaction, in id order; throws `DamagedRecording` for the first row that cannot be read.
     public func all() async throws -> [Interaction] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM interaction ORDER BY id").map(Self.interaction(from:))
+            try Row.fetchAll(db, sql: "SELECT * FROM interaction ORDER BY id").map(InteractionRow.decode)
         }
     }
 
@@ -359,25 +444,5 @@ public final class CassetteStore: Sendable {
             }
             return removed
         }
-    }
-
-    static func interaction(from row: Row) -> Interaction {
-        let requestBody: Data = row["request_body"] ?? Data()
-        let responseBody: Data = row["response_body"] ?? Data()
-        let events: String? = row["events"]
-        let message: String? = row["message"]
-        let requestHeaders: String = row["request_headers"] ?? "[]"
-        let matcher: String? = row["matcher"]
-        let responseHeaders: String = row["response_headers"] ?? "[]"
-        return Interaction(
-            id: row["id"], recordedAt: row["recorded_at"], method: row["method"], path: row["path"], query: row["query"],
-            fingerprint: row["fingerprint"], occurrence: row["occurrence"],
-            requestHeaders: [HeaderPair](json: try? JSONParser.parse(requestHeaders)),
-            requestBody: Array(requestBody), status: row["status"],
-            responseHeaders: [HeaderPair](json: try? JSONParser.parse(responseHeaders)),
-            responseBody: Array(responseBody), isStream: row["is_stream"],
-            events: [Interaction.Event](json: events.flatMap { try? JSONParser.parse($0) }),
-            message: message.flatMap { try? JSONParser.parse($0) }, model: row["model"],
-            matcher: matcher.flatMap { try? JSONParser.parse($0) }, isFixture: row["is_fixture"] ?? false)
     }
 }

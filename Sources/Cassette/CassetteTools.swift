@@ -96,11 +96,15 @@ public enum CassetteTools {
             number += 1
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("//") { continue }
+            let interaction: Interaction
             do {
-                interactions.append(try InteractionCodec.decode(String(line), line: number, ignoring: ignoring))
+                interaction = try InteractionCodec.decode(String(line), line: number, ignoring: ignoring)
             } catch {
                 throw ToolError(description: "\(file):\(error.line): \(error.reason)")
             }
+            // What replay could not serve is refused here, with its line, rather than stored to fail later.
+            if let damage = interaction.damage { throw ToolError(description: "\(file):\(number): \(damage)") }
+            interactions.append(interaction)
         }
         return interactions
     }
@@ -158,15 +162,17 @@ public enum CassetteTools {
     /// assemble to their stored Message. Empty when all is well.
     public static func verify(_ interactions: [Interaction]) -> [String] {
         var problems: [String] = []
-        for i in interactions where i.isStream {
+        for i in interactions {
+            if let damage = i.damage {
+                problems.append("interaction \(i.id ?? 0): \(damage)")
+                continue
+            }
+            guard i.isStream else { continue }
             let parsed = SSEParser.parse(i.responseBody)
             let stored = i.events.map { SSEEvent(name: $0.name, data: $0.data) }
             if parsed != stored {
                 problems.append("interaction \(i.id ?? 0): its raw stream does not parse into its stored events (\(parsed.count) vs \(stored.count))")
-                continue
-            }
-            let assembled = MessageAssembler.assemble(stored).assembled
-            if assembled != i.message {
+            } else if MessageAssembler.assemble(stored).assembled != i.message {
                 problems.append("interaction \(i.id ?? 0): its events do not assemble to its stored message")
             }
         }

@@ -1,3 +1,4 @@
+import Foundation
 public import MessagesAPI
 import Synchronization
 
@@ -8,6 +9,8 @@ import Synchronization
 /// one when there are fewer. Recording occurrence k replaces a stored occurrence k.
 public final class Tape: Sendable {
     public let path: String
+    /// This run's occurrence counters; they outlive the tape when a server closes it to save descriptors.
+    public let counters: OccurrenceCounters
     private let openStore: @Sendable () throws -> CassetteStore
     private let state: Mutex<State>
 
@@ -17,7 +20,6 @@ public final class Tape: Sendable {
         /// read whole, so start-up and memory do not grow with its size.
         var index: [String: [(occurrence: Int, id: Int64)]] = [:]
         var count = 0
-        var counters: [String: Int] = [:]
         var cache: [Int64: Interaction] = [:]
         /// Hand-written fixtures with loose matchers, in file order.
         var loose: [Interaction] = []
@@ -25,25 +27,21 @@ public final class Tape: Sendable {
 
     /// Opens the cassette at `path`. With `create` false, an absent file is an empty cassette and no file is made
     /// until something is recorded, and a present one is opened read-only (replay never changes the file).
-    public init(path: String, create: Bool) async throws {
+    /// - Parameter counters: Occurrence counters to carry on with, when a cassette closed to save descriptors is
+    ///   opened again.
+    public init(path: String, create: Bool, counters: OccurrenceCounters = OccurrenceCounters()) async throws {
         self.path = path
+        self.counters = counters
         openStore = { try CassetteStore(path: path, create: true) }
         var initial = State()
-        if let store = try Self.openIfPresent(path: path, create: create) {
+        if create || FileManager.default.fileExists(atPath: path) {
+            let store = try await CassetteStore.open(path: path, create: create, readOnly: !create)
             initial.store = store
             initial.count = try await store.count()
+            // A damaged fixture matches nothing; `tapedeck cassette verify` names it.
             initial.loose = try await store.looseInteractions()
         }
         state = Mutex(initial)
-    }
-
-    static func openIfPresent(path: String, create: Bool) throws -> CassetteStore? {
-        if create { return try CassetteStore(path: path, create: true) }
-        do {
-            return try CassetteStore(path: path, create: false, readOnly: true)
-        } catch let error as CassetteStore.StoreError where error.description.hasSuffix("no such cassette") {
-            return nil
-        }
     }
 
     /// The store, opened (and created) on first need.
@@ -61,13 +59,7 @@ public final class Tape: Sendable {
     public var isPresent: Bool { state.withLock { $0.store != nil } }
 
     /// Claims the next occurrence number for `fingerprint` in this run (1-based).
-    public func nextOccurrence(of fingerprint: Fingerprint) -> Int {
-        state.withLock { state in
-            let next = state.counters[fingerprint.hex, default: 0] + 1
-            state.counters[fingerprint.hex] = next
-            return next
-        }
-    }
+    public func nextOccurrence(of fingerprint: Fingerprint) -> Int { counters.next(fingerprint) }
 
     /// The recording that answers occurrence `occurrence` of `fingerprint`, if any.
     public func recording(for fingerprint: Fingerprint, occurrence: Int) async throws -> Interaction? {
@@ -85,7 +77,15 @@ public final class Tape: Sendable {
         // repeats); a request earlier than every recording gets the first.
         let chosen = entries.last { $0.occurrence <= occurrence } ?? entries[0]
         if let cached = state.withLock({ $0.cache[chosen.id] }) { return cached }
-        guard let interaction = try await store?.interaction(id: chosen.id) else { return nil }
+        let interaction: Interaction?
+        do {
+            interaction = try await store?.interaction(id: chosen.id)
+        } catch var damaged as DamagedRecording {
+            damaged.cassette = path
+            throw damaged
+        }
+        guard let interaction else { return nil }
+        if let damage = interaction.damage { throw DamagedRecording(id: chosen.id, reason: damage, cassette: path) }
         state.withLock { $0.cache[chosen.id] = interaction }
         return interaction
     }
@@ -117,9 +117,7 @@ public final class Tape: Sendable {
     }
 
     /// Rewinds the occurrence counters (`POST /_tapedeck/reset`).
-    public func rewind() {
-        state.withLock { $0.counters = [:] }
-    }
+    public func rewind() { counters.rewind() }
 
     /// How many interactions the index knows.
     public var count: Int { state.withLock { $0.count } }
@@ -177,4 +175,23 @@ public final class Tape: Sendable {
         }
         return miss
     }
+}
+
+/// How often each fingerprint has been asked for in this run, for one cassette.
+public final class OccurrenceCounters: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    public init() {}
+
+    /// Claims the next occurrence number for `fingerprint` (1-based).
+    public func next(_ fingerprint: Fingerprint) -> Int {
+        counts.withLock { counts in
+            let next = counts[fingerprint.hex, default: 0] + 1
+            counts[fingerprint.hex] = next
+            return next
+        }
+    }
+
+    /// Starts every count afresh.
+    public func rewind() { counts.withLock { $0 = [:] } }
 }

@@ -151,7 +151,13 @@ public struct CassetteCommand: AsyncParsableCommand {
             }
             let integrity = try await store.integrityCheck()
             if integrity != "ok" { problems.append("integrity check: \(integrity)") }
-            let interactions = try await store.all()
+            var interactions: [Interaction] = []
+            for row in try await store.scan() {
+                switch row {
+                case .success(let interaction): interactions.append(interaction)
+                case .failure(let damaged): problems.append(damaged.description)
+                }
+            }
             problems += CassetteTools.verify(interactions)
             if problems.isEmpty {
                 print("\(path): ok (schema \(version), \(interactions.count) interactions)")

@@ -1,4 +1,5 @@
 public import Hummingbird
+import Cassette
 import MessagesAPI
 import NIOCore
 
@@ -13,6 +14,22 @@ public struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware
             return try await next(request, context)
         } catch let error as APIError {
             return error.makeResponse()
+        } catch let damaged as DamagedRecording {
+            // The cassette, not the request, is at fault; retrying cannot help.
+            context.logger.error("Damaged recording", metadata: ["error": "\(damaged)"])
+            return APIError(
+                status: 500, type: "api_error",
+                message: "Tapedeck cannot replay this: \(damaged). Re-record it, or list such rows with `tapedeck cassette verify`.",
+                headers: [("x-should-retry", "false")]
+            ).makeResponse()
+        } catch let gone as ClientConnection.Closed {
+            // Nobody will read this answer; the upstream call it was waiting on has been cancelled.
+            context.logger.debug("Client hung up", metadata: ["error": "\(gone)"])
+            return APIError.api("The client closed the connection.").makeResponse()
+        } catch is CancellationError {
+            // The server is stopping and its grace period ran out: this request was cut short on purpose.
+            context.logger.notice("Request cancelled by shutdown")
+            return APIError.api("Tapedeck is shutting down.").makeResponse()
         } catch let error as HTTPError {
             return Self.apiError(for: error, request: request).makeResponse()
         } catch is NIOTooManyBytesError {
