@@ -35,6 +35,9 @@ public struct SchemaInstance {
 
     mutating func value(for schema: JSONValue, name: String, depth: Int) -> JSONValue {
         guard case .object(let s) = schema, depth < 24 else { return .null }
+        // Past the budget, values stop branching: a recursive `$ref` with two required children would
+        // otherwise double at every level (2^24 values from a 148-byte schema).
+        guard budget > 0 else { return leaf(s, name: name) }
         budget -= 1
         if let ref = s["$ref"]?.stringValue, let target = resolve(ref) { return value(for: target, name: name, depth: depth + 1) }
         if let constant = s["const"] { return constant }
@@ -53,6 +56,21 @@ public struct SchemaInstance {
         case "integer": return .number(JSONNumber(integer(s)))
         case "number": return number(s)
         case "boolean": return .bool(random.chance(50))
+        case "null": return .null
+        default: return .string(string(s, name: name))
+        }
+    }
+
+    /// The cheapest value of a schema's type, with no recursion: what a value gets once the budget is spent.
+    mutating func leaf(_ s: JSONObject, name: String) -> JSONValue {
+        if let constant = s["const"] { return constant }
+        if let first = s["enum"]?.arrayValue?.first { return first }
+        switch type(of: s) {
+        case "object": return .object(JSONObject())
+        case "array": return .array([])
+        case "integer": return .number(JSONNumber(integer(s)))
+        case "number": return number(s)
+        case "boolean": return .bool(false)
         case "null": return .null
         default: return .string(string(s, name: name))
         }
@@ -108,7 +126,8 @@ public struct SchemaInstance {
         let properties = s["properties"]?.objectValue ?? JSONObject()
         let required = Set((s["required"]?.arrayValue ?? []).compactMap(\.stringValue))
         var out = JSONObject()
-        for (key, propertySchema) in properties where required.contains(key) || random.chance(60) {
+        // Optional properties only while the budget lasts; required ones always (as leaves once it is spent).
+        for (key, propertySchema) in properties where required.contains(key) || (budget > 0 && random.chance(60)) {
             out[key] = value(for: propertySchema, name: key, depth: depth + 1)
         }
         // Required names without a property schema still need a value.

@@ -56,35 +56,69 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A JSON object that remembers key order. Lookups scan: request objects are small, and order matters more.
+/// A JSON object that remembers key order.
+///
+/// Small objects (nearly every request object) look keys up by scanning, which beats hashing at that size. A wide
+/// object also keeps a hash index of each key's last position, so building, reading and diffing an object of
+/// 100,000 keys is linear, not quadratic: a request body is the client's to make as wide as it likes.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     public private(set) var entries: [(key: String, value: JSONValue)]
+    /// Each key's last position, once the object is wider than `indexThreshold`.
+    private var positions: [String: Int]?
+
+    /// Objects with more entries than this get an index.
+    static let indexThreshold = 16
 
     public init() { entries = [] }
-    public init(_ entries: [(String, JSONValue)]) { self.entries = entries.map { (key: $0.0, value: $0.1) } }
+    public init(_ entries: [(String, JSONValue)]) {
+        self.entries = entries.map { (key: $0.0, value: $0.1) }
+        reindexIfWide()
+    }
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self.init(elements) }
 
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
     public var keys: [String] { entries.map(\.key) }
 
+    private mutating func reindexIfWide() {
+        guard entries.count > Self.indexThreshold else {
+            positions = nil
+            return
+        }
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(entries.count)
+        for (i, entry) in entries.enumerated() { positions[entry.key] = i }
+        self.positions = positions
+    }
+
+    private func position(of key: String) -> Int? {
+        if let positions { return positions[key] }
+        return entries.lastIndex { $0.key == key }
+    }
+
     /// The value for `key`; with duplicate keys the last one wins, as in most JSON parsers.
     public subscript(key: String) -> JSONValue? {
-        get { entries.last(where: { $0.key == key })?.value }
+        get { position(of: key).map { entries[$0].value } }
         set {
             if let value = newValue {
-                if let i = entries.lastIndex(where: { $0.key == key }) {
+                if let i = position(of: key) {
                     entries[i].value = value
                 } else {
                     entries.append((key: key, value: value))
+                    if positions != nil {
+                        positions?[key] = entries.count - 1
+                    } else if entries.count > Self.indexThreshold {
+                        reindexIfWide()
+                    }
                 }
-            } else {
+            } else if position(of: key) != nil {
                 entries.removeAll { $0.key == key }
+                reindexIfWide()
             }
         }
     }
 
-    public func contains(_ key: String) -> Bool { entries.contains { $0.key == key } }
+    public func contains(_ key: String) -> Bool { position(of: key) != nil }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> { entries.makeIterator() }
 
