@@ -20,7 +20,7 @@ struct AdminController: Sendable {
             if let name {
                 try await dispatcher.shelf.existingTape(named: name == Shelf.defaultName ? nil : name).rewind()
             } else {
-                for (_, tape) in await dispatcher.shelf.openTapes() { tape.rewind() }
+                dispatcher.shelf.rewindAll()
             }
             dispatcher.journal.clear(cassette: name)
             return Self.json(["status": "reset", "cassette": name.map(JSONValue.string) ?? "all"])

@@ -20,7 +20,9 @@ final class Replayer: Sendable {
     private let prepared = Mutex<[PreparedKey: Response]>([:])
 
     struct PreparedKey: Hashable {
-        var tape: ObjectIdentifier
+        /// The cassette's path: a closed and reopened cassette is a new `Tape` object, and a freed object's
+        /// identity may be reused by another cassette's.
+        var cassette: String
         var id: Int64
     }
 
@@ -38,7 +40,7 @@ final class Replayer: Sendable {
         guard sameStyle, !(interaction.isStream && pace == .recorded), let id = interaction.id else {
             return answer(interaction, to: exchange).response()
         }
-        let key = PreparedKey(tape: ObjectIdentifier(exchange.tape), id: id)
+        let key = PreparedKey(cassette: exchange.tape.path, id: id)
         if let response = prepared.withLock({ $0[key] }) { return response }
         let response = answer(interaction, to: exchange).response()
         prepared.withLock { $0[key] = response }
