@@ -1,3 +1,4 @@
+import Foundation
 public import MessagesAPI
 
 /// Replaces secrets in bodies before they are stored, and in incoming requests before they are matched,
@@ -8,6 +9,12 @@ public struct Redactor: Sendable {
 
     /// Request headers never stored, whatever the configuration says.
     public static let secretHeaders: Set<String> = ["authorization", "x-api-key", "cookie", "proxy-authorization", "set-cookie"]
+
+    /// Query parameters whose values are never stored: keys put in a URL reach the cassette otherwise.
+    public static let secretQueryParameters: Set<String> = [
+        "api_key", "apikey", "api-key", "key", "token", "access_token", "x-api-key", "auth", "authorization",
+        "password", "secret", "client_secret",
+    ]
 
     let patterns: [String]
     let headerNames: Set<String>
@@ -55,6 +62,18 @@ public struct Redactor: Sendable {
         case .object(let object): return .object(JSONObject(object.entries.map { (redact($0.key), redact($0.value)) }))
         default: return value
         }
+    }
+
+    /// A query string as stored: secret parameters' values replaced, then the patterns applied. Order, names
+    /// and every other value stay as sent, so the stored query still reads as the request's.
+    public func redact(query: String) -> String {
+        let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+            guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
+            let name = String(pair[..<eq]).removingPercentEncoding?.lowercased() ?? String(pair[..<eq]).lowercased()
+            guard Self.secretQueryParameters.contains(name) else { return String(pair) }
+            return pair[..<eq] + "=%5BREDACTED%5D"
+        }
+        return redact(pairs.joined(separator: "&"))
     }
 
     /// Raw bytes with matches replaced when they are UTF-8 text; other bytes are returned unchanged.

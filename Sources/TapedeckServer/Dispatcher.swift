@@ -43,6 +43,7 @@ final class Dispatcher: Sendable {
         /// Faults the request asked for in its `tapedeck-fault` header.
         var faults: Faults?
         var trace: RequestTrace
+        var client: ClientConnection
 
         var wantsStream: Bool { body?["stream"] == .bool(true) }
     }
@@ -86,7 +87,8 @@ final class Dispatcher: Sendable {
         let fingerprint = Fingerprint(method: request.method.rawValue, path: path, body: body, ignoring: configuration.ignoredPaths)
         let exchange = Exchange(
             method: request.method.rawValue, path: path, query: query, request: request, rawBody: raw, body: body,
-            fingerprint: fingerprint, cassette: cassette, tape: tape, faults: faults, trace: context.trace)
+            fingerprint: fingerprint, cassette: cassette, tape: tape, faults: faults, trace: context.trace,
+            client: context.client)
         context.trace.update {
             $0.path = path
             $0.fingerprint = fingerprint.hex
@@ -101,7 +103,7 @@ final class Dispatcher: Sendable {
         let faults = exchange.faults ?? self.faults.draw(for: exchange.fingerprint)
         guard let faults else { return try await answer(exchange, fallback: fallback) }
         exchange.trace.update { $0.fault = faults.description }
-        if let latency = faults.latency { try await Task.sleep(for: .milliseconds(latency)) }
+        if let latency = faults.latency { try await Task.sleep(for: .clamped(milliseconds: Double(latency))) }
         if let error = faultError(faults, for: exchange) {
             // Answered in place of the real answer: no occurrence is used, nothing is forwarded or recorded.
             exchange.trace.update { $0.source = "fault" }
@@ -119,7 +121,7 @@ final class Dispatcher: Sendable {
         if let error = faults.error {
             let retryAfter = Double(error.retryAfter ?? "") ?? (Double(error.retryAfterMilliseconds ?? "") ?? 1000) / 1000
             // The only wall-clock value Tapedeck sends: a reset time clients may compute a wait from.
-            let reset = Date(timeIntervalSinceNow: max(1, retryAfter.rounded(.up)))
+            let reset = Date(timeIntervalSinceNow: min(max(1, retryAfter.rounded(.up)), 86_400))
                 .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
             return error.apiError(resetAt: reset)
         }
@@ -149,7 +151,7 @@ final class Dispatcher: Sendable {
                     body: exchange.rawBody,
                     storedBody: redactor.isEmpty ? exchange.rawBody : exchange.body.map(JSONWriter.bytes) ?? [],
                     fingerprint: exchange.fingerprint, occurrence: occurrence,
-                    model: exchange.body?["model"]?.stringValue),
+                    model: exchange.body?["model"]?.stringValue, clientClosed: exchange.client),
                 to: tape)
         }
         return try await fallback(exchange).response()

@@ -21,6 +21,8 @@ struct ForwardedRequest: Sendable {
     var fingerprint: Fingerprint
     var occurrence: Int
     var model: String?
+    /// Completes when the client's connection closes: the upstream call is cancelled then, not left running.
+    var clientClosed: ClientConnection
 }
 
 /// Forwards requests to the upstream and records the answers: bytes reach the client as they arrive, unchanged,
@@ -34,6 +36,8 @@ final class RecordProxy: Sendable {
     let upstream: String
     let redactor: Redactor
     let upstreamKey: String?
+    /// Largest answer saved; a longer one is passed through and not saved (`--max-recording-bytes`).
+    let maxRecordingBytes: Int
     let logger: Logger
 
     static let hopByHop: Set<String> = [
@@ -47,13 +51,14 @@ final class RecordProxy: Sendable {
             || lower.hasPrefix("anthropic-ratelimit-")
     }
 
-    init(client: HTTPClient, upstream: String, redactor: Redactor, upstreamKey: String?, logger: Logger) {
+    init(client: HTTPClient, upstream: String, redactor: Redactor, upstreamKey: String?, maxRecordingBytes: Int, logger: Logger) {
         self.client = client
         var base = upstream
         while base.hasSuffix("/") { base.removeLast() }
         self.upstream = base
         self.redactor = redactor
         self.upstreamKey = upstreamKey
+        self.maxRecordingBytes = maxRecordingBytes
         self.logger = logger
     }
 
@@ -78,7 +83,12 @@ final class RecordProxy: Sendable {
         let start = ContinuousClock.now
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .hours(24), logger: logger)
+            let (client, logger, request) = (client, logger, request)
+            response = try await forwarded.clientClosed.cancellingOnClose {
+                try await client.execute(request, timeout: .hours(24), logger: logger)
+            }
+        } catch let gone as ClientConnection.Closed {
+            throw gone
         } catch {
             throw Self.upstreamError(error, upstream: upstream)
         }
@@ -96,16 +106,34 @@ final class RecordProxy: Sendable {
         let isStream = response.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
 
         let template = Interaction(
-            recordedAt: "", method: forwarded.method, path: forwarded.path, query: forwarded.query,
+            recordedAt: "", method: forwarded.method, path: forwarded.path, query: forwarded.query.map(redactor.redact(query:)),
             fingerprint: forwarded.fingerprint.hex, occurrence: forwarded.occurrence,
             requestHeaders: storedRequestHeaders, requestBody: forwarded.storedBody, status: status,
             responseHeaders: storedHeaders, responseBody: [], isStream: isStream, events: [], message: nil,
             model: forwarded.model)
 
+        guard Interaction.servableStatuses.contains(status) else {
+            // Nothing Tapedeck could replay: pass it on, keep nothing.
+            logger.warning("Not recorded: the upstream answered status \(status)", metadata: ["upstream": "\(upstream)"])
+            return Response(status: .init(code: status), headers: clientHeaders, body: Self.passThrough(response.body.makeAsyncIterator(), after: ByteBuffer(), unlessClosed: forwarded.clientClosed))
+        }
         guard isStream else {
             var body = ByteBuffer()
+            var iterator = response.body.makeAsyncIterator()
             do {
-                for try await chunk in response.body { body.writeImmutableBuffer(chunk) }
+                while let chunk = try await Self.next(&iterator, unlessClosed: forwarded.clientClosed) {
+                    body.writeImmutableBuffer(chunk)
+                    if body.readableBytes > maxRecordingBytes {
+                        logger.warning(
+                            "Not recorded: the answer is larger than --max-recording-bytes; passing it through",
+                            metadata: ["limit": "\(maxRecordingBytes)", "path": "\(forwarded.path)"])
+                        return Response(
+                            status: .init(code: status), headers: clientHeaders,
+                            body: Self.passThrough(iterator, after: body, unlessClosed: forwarded.clientClosed))
+                    }
+                }
+            } catch let gone as ClientConnection.Closed {
+                throw gone
             } catch {
                 throw Self.upstreamError(error, upstream: upstream)
             }
@@ -117,49 +145,48 @@ final class RecordProxy: Sendable {
 
         let logger = self.logger
         let upstream = self.upstream
+        let limit = maxRecordingBytes
+        let clientClosed = forwarded.clientClosed
         return Response(
             status: .init(code: status),
             headers: clientHeaders,
             body: ResponseBody { writer in
-                var parser = SSEParser()
-                var raw: [UInt8] = []
-                var events: [Interaction.Event] = []
-                // Bytes go to the client whole event by whole event, and never the terminal one before the commit:
-                // a client must not see any of `message_stop` (or `error`) for an answer that was not saved.
-                var forwarded = 0
-                var terminalStart: Int?
+                var recorder = StreamRecorder(limit: limit)
                 var iterator = response.body.makeAsyncIterator()
                 while true {
                     let chunk: ByteBuffer?
                     do {
-                        chunk = try await iterator.next()
+                        chunk = try await Self.next(&iterator, unlessClosed: clientClosed)
+                    } catch let gone as ClientConnection.Closed {
+                        logger.debug("Client hung up; upstream call cancelled, nothing recorded", metadata: ["upstream": "\(upstream)"])
+                        throw gone
                     } catch {
                         // The upstream broke off: pass on what came, record nothing, and end the connection the
                         // same abrupt way so the client sees what really happened.
                         logger.warning("Upstream stream broke off; nothing recorded", metadata: ["error": "\(error)", "upstream": "\(upstream)"])
-                        if forwarded < raw.count { try await writer.write(ByteBuffer(bytes: raw[forwarded...])) }
+                        if let rest = recorder.unsent() { try await writer.write(rest) }
                         throw error
                     }
                     guard let chunk else { break }
-                    let eventStart = events.last?.byteEnd ?? 0
-                    raw.append(contentsOf: chunk.readableBytesView)
-                    let offset = Self.milliseconds(since: start)
-                    var previousEnd = eventStart
-                    for (event, end) in parser.feedLocated(chunk.readableBytesView) {
-                        events.append(.init(offsetMilliseconds: offset, byteEnd: end, name: event.name, data: event.data))
-                        if terminalStart == nil, event.name == "message_stop" || event.name == "error" { terminalStart = previousEnd }
-                        previousEnd = end
-                    }
-                    let sendable = terminalStart ?? previousEnd
-                    if sendable > forwarded {
-                        // Usually a chunk is whole events: pass the upstream's buffer on as it is.
-                        let whole = forwarded == raw.count - chunk.readableBytes && sendable == raw.count
-                        try await writer.write(whole ? chunk : ByteBuffer(bytes: raw[forwarded..<sendable]))
-                        forwarded = sendable
+                    let wasOver = recorder.isOverLimit
+                    if let sendable = recorder.take(chunk, at: Self.milliseconds(since: start)) { try await writer.write(sendable) }
+                    if recorder.isOverLimit && !wasOver {
+                        logger.warning(
+                            "Not recorded: the stream is longer than --max-recording-bytes; passing it through",
+                            metadata: ["limit": "\(limit)", "upstream": "\(upstream)"])
                     }
                 }
-                for event in parser.finish() {
-                    events.append(.init(offsetMilliseconds: Self.milliseconds(since: start), byteEnd: raw.count, name: event.name, data: event.data))
+                guard let (raw, events) = recorder.finish(at: Self.milliseconds(since: start)) else {
+                    if let rest = recorder.unsent() { try await writer.write(rest) }
+                    try await writer.finish(nil)
+                    return
+                }
+                if let problem = Interaction.streamProblem(events.map { SSEEvent(name: $0.name, data: $0.data) }) {
+                    // Half an answer (or not SSE at all) must not replay as a whole one.
+                    logger.warning("Not recorded: \(problem)", metadata: ["upstream": "\(upstream)"])
+                    if let rest = recorder.unsent() { try await writer.write(rest) }
+                    try await writer.finish(nil)
+                    return
                 }
                 var interaction = template
                 (interaction.responseBody, interaction.events) = self.redacted(raw: raw, events: events)
@@ -167,16 +194,41 @@ final class RecordProxy: Sendable {
                     interaction.events.map { SSEEvent(name: $0.name, data: $0.data) }).assembled
                 do {
                     try await self.save(interaction, to: tape)
-                    if forwarded < raw.count { try await writer.write(ByteBuffer(bytes: raw[forwarded...])) }
+                    if let rest = recorder.unsent() { try await writer.write(rest) }
                 } catch let error as APIError {
                     // Headers are gone already: the terminal event becomes an error event, so the client knows.
-                    let end = terminalStart ?? raw.count
-                    if forwarded < end { try await writer.write(ByteBuffer(bytes: raw[forwarded..<end])) }
+                    if let held = recorder.unsentBeforeTerminal() { try await writer.write(held) }
                     try await writer.write(ByteBuffer(bytes: error.streamEvent.bytes))
                 }
                 try await writer.finish(nil)
             }
         )
+    }
+
+    /// The upstream body's next chunk, or `Closed` as soon as the client hangs up (which cancels the upstream call).
+    static func next(
+        _ iterator: inout HTTPClientResponse.Body.AsyncIterator, unlessClosed client: ClientConnection
+    ) async throws -> ByteBuffer? {
+        // The iterator is used by one task at a time: the racing child runs `next()` while this task waits for
+        // it, and only then touches the iterator again. AsyncHTTPClient marks it not Sendable to forbid
+        // concurrent `next()` calls, which this never makes.
+        nonisolated(unsafe) var moving = iterator
+        let chunk = try await client.cancellingOnClose { try await moving.next() }
+        iterator = moving
+        return chunk
+    }
+
+    /// A body that sends `buffered`, then the rest of the upstream's body as it comes; nothing is kept.
+    static func passThrough(
+        _ iterator: HTTPClientResponse.Body.AsyncIterator, after buffered: ByteBuffer, unlessClosed client: ClientConnection
+    ) -> ResponseBody {
+        nonisolated(unsafe) let iterator = iterator
+        return ResponseBody { writer in
+            var iterator = iterator
+            if buffered.readableBytes > 0 { try await writer.write(buffered) }
+            while let chunk = try await next(&iterator, unlessClosed: client) { try await writer.write(chunk) }
+            try await writer.finish(nil)
+        }
     }
 
     /// Raw bytes and events with redaction applied; offsets are kept per event.

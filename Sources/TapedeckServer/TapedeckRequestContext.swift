@@ -6,9 +6,12 @@ import Synchronization
 public struct TapedeckRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     let trace = RequestTrace()
+    /// The client's connection, whose closing cancels work done on its behalf upstream.
+    let client: ClientConnection
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        client = ClientConnection(closeFuture: source.channel.closeFuture)
     }
 }
 

@@ -4,6 +4,9 @@ public struct MessageAssembler: Sendable {
     private var message: JSONObject?
     private var blocks: [JSONObject] = []
     private var partialJSON: [Int: String] = [:]
+    /// Text and thinking gathered per block, appended in place and put into the blocks once, at the end:
+    /// rebuilding a block's string per delta would copy it 160,000 times for a long stream.
+    private var texts: [Int: (key: String, text: String)] = [:]
     /// The `error` event's body, when the stream ended with one.
     public private(set) var error: JSONValue?
     /// Whether `message_stop` arrived.
@@ -53,10 +56,9 @@ public struct MessageAssembler: Sendable {
     private mutating func apply(_ delta: JSONObject, to index: Int) {
         switch delta["type"]?.stringValue {
         case "text_delta":
-            blocks[index]["text"] = .string((blocks[index]["text"]?.stringValue ?? "") + (delta["text"]?.stringValue ?? ""))
+            append(delta["text"]?.stringValue ?? "", to: "text", of: index)
         case "thinking_delta":
-            blocks[index]["thinking"] = .string(
-                (blocks[index]["thinking"]?.stringValue ?? "") + (delta["thinking"]?.stringValue ?? ""))
+            append(delta["thinking"]?.stringValue ?? "", to: "thinking", of: index)
         case "signature_delta":
             blocks[index]["signature"] = delta["signature"] ?? .string("")
         case "input_json_delta":
@@ -69,9 +71,16 @@ public struct MessageAssembler: Sendable {
         }
     }
 
+    private mutating func append(_ piece: String, to key: String, of index: Int) {
+        if texts[index] == nil { texts[index] = (key, blocks[index][key]?.stringValue ?? "") }
+        texts[index]?.text += piece
+    }
+
     /// The assembled Message, or `nil` when no `message_start` was seen.
     public var assembled: JSONValue? {
         guard var message else { return nil }
+        var blocks = blocks
+        for (index, gathered) in texts { blocks[index][gathered.key] = .string(gathered.text) }
         message["content"] = .array(blocks.map { .object($0) })
         return .object(message)
     }

@@ -8,6 +8,9 @@ public struct SSEParser: Sendable {
     private var dataLines: [String] = []
     /// Bytes consumed before `buffer` starts.
     private var consumed = 0
+    /// How much of `buffer` is known to hold no line end: a long line arriving in small pieces is scanned once,
+    /// not once per piece.
+    private var scanned = 0
 
     public init() {}
 
@@ -21,7 +24,7 @@ public struct SSEParser: Sendable {
         buffer.append(contentsOf: bytes)
         var events: [(event: SSEEvent, end: Int)] = []
         var lineStart = 0
-        var i = 0
+        var i = scanned
         while i < buffer.count {
             if buffer[i] == 0x0A {
                 var lineEnd = i
@@ -33,6 +36,7 @@ public struct SSEParser: Sendable {
         }
         buffer.removeFirst(lineStart)
         consumed += lineStart
+        scanned = buffer.count
         return events
     }
 
@@ -42,6 +46,7 @@ public struct SSEParser: Sendable {
         if !buffer.isEmpty {
             if let event = handleLine(buffer[...]) { events.append(event) }
             buffer.removeAll()
+            scanned = 0
         }
         if let event = dispatch() { events.append(event) }
         return events
