@@ -1,6 +1,9 @@
 public import ArgumentParser
 import Hummingbird
+import Dispatch
 import Logging
+import ServiceLifecycle
+import Synchronization
 import TapedeckServer
 
 #if canImport(Glibc)
@@ -18,7 +21,9 @@ public struct Serve: AsyncParsableCommand {
             TAPEDECK_HOST, TAPEDECK_PORT, TAPEDECK_ON_MISS, TAPEDECK_PACE, TAPEDECK_SPEED, TAPEDECK_MATCH_IGNORE, \
             TAPEDECK_REDACT_HEADER, TAPEDECK_REDACT, TAPEDECK_MAX_BODY, TAPEDECK_IDLE_TIMEOUT, TAPEDECK_MAX_CONNECTIONS, \
             TAPEDECK_CASSETTE_DIR, TAPEDECK_FAULT, TAPEDECK_FAULT_COUNT, TAPEDECK_FAULT_RATE, TAPEDECK_FAULT_SEED, \
-            TAPEDECK_ADMIN_TOKEN, TAPEDECK_INSECURE_ADMIN, TAPEDECK_JOURNAL_SIZE, TAPEDECK_LOG_LEVEL); a flag beats its variable.
+            TAPEDECK_ADMIN_TOKEN, TAPEDECK_INSECURE_ADMIN, TAPEDECK_JOURNAL_SIZE, TAPEDECK_MAX_OPEN_CASSETTES, \
+            TAPEDECK_MAX_RECORDING_BYTES, TAPEDECK_SHUTDOWN_GRACE, TAPEDECK_UPSTREAM_READ_TIMEOUT, TAPEDECK_LOG_LEVEL); \
+            a flag beats its variable.
             """
     )
 
@@ -88,6 +93,18 @@ public struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("journal-size"), help: "Requests per cassette kept by GET /_tapedeck/journal (default: 1000).")
     var journalSize: Int?
 
+    @Option(name: .customLong("max-open-cassettes"), help: "Most per-test cassettes open at once; the least recently used is closed (default: 64).")
+    var maxOpenCassettes: Int?
+
+    @Option(name: .customLong("max-recording-bytes"), help: "Largest answer recorded; a longer one is passed through, not saved (default: 67108864).")
+    var maxRecordingBytes: Int?
+
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds in-flight requests get after SIGTERM/SIGINT; a second signal stops at once (default: 5).")
+    var shutdownGrace: Int?
+
+    @Option(name: .customLong("upstream-read-timeout"), help: "Seconds the upstream may stay silent mid-answer before a 504 (default: 600).")
+    var upstreamReadTimeout: Int?
+
     @Option(name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error (default: info).")
     var logLevel: String?
 
@@ -123,6 +140,10 @@ public struct Serve: AsyncParsableCommand {
         options.adminToken = adminToken
         options.insecureAdmin = insecureAdmin
         options.journalSize = journalSize
+        options.maxOpenCassettes = maxOpenCassettes
+        options.maxRecordingBytes = maxRecordingBytes
+        options.shutdownGrace = shutdownGrace
+        options.upstreamReadTimeout = upstreamReadTimeout
         return options
     }
 
@@ -147,11 +168,22 @@ public struct Serve: AsyncParsableCommand {
             let app = try await buildApplication(configuration: configuration, logger: logger) { server in
                 printLine(server.announcement, to: 1)
             }
-            try await app.runService()
+            try await Self.run(app, grace: configuration.shutdownGrace, logger: logger)
         } catch let error as ConfigurationError {
             printError("tapedeck: \(error.description)")
             throw ExitCode(2)
         }
+    }
+
+    /// Runs until SIGTERM or SIGINT. The first signal stops accepting at once and gives in-flight requests
+    /// `grace` seconds before they are cancelled; a second signal ends the process at once.
+    static func run(_ app: some ApplicationProtocol, grace: Int, logger: Logger) async throws {
+        var group = ServiceGroupConfiguration(
+            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(grace)
+        let escalation = SecondSignal(logger: logger)
+        defer { escalation.cancel() }
+        try await ServiceGroup(configuration: group).run()
     }
 
     static var environment: [String: String] {
@@ -176,4 +208,34 @@ func printLine(_ message: String, to descriptor: Int32) {
     line.withUTF8 { buffer in
         _ = write(descriptor, buffer.baseAddress, buffer.count)
     }
+}
+
+/// Ends the process at the second SIGTERM or SIGINT: the first starts a graceful shutdown, and a person who
+/// asks again does not want to wait for it.
+final class SecondSignal {
+    private final class Count: Sendable {
+        private let value = Mutex(0)
+        func increment() -> Int { value.withLock { $0 += 1; return $0 } }
+    }
+
+    private let sources: [any DispatchSourceSignal]
+
+    init(logger: Logger) {
+        let count = Count()
+        sources = [SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if count.increment() == 1 {
+                    logger.notice("Shutting down: no new connections; in-flight requests are finishing (signal again to stop at once)")
+                } else {
+                    logger.notice("Stopped at once by a second signal")
+                    exit(1)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() { for source in sources { source.cancel() } }
 }

@@ -29,6 +29,10 @@ public struct ServeOptions: Sendable {
     public var adminToken: String?
     public var insecureAdmin = false
     public var journalSize: Int?
+    public var maxOpenCassettes: Int?
+    public var maxRecordingBytes: Int?
+    public var shutdownGrace: Int?
+    public var upstreamReadTimeout: Int?
 
     public init() {}
 
@@ -95,23 +99,38 @@ public struct ServeOptions: Sendable {
         configuration.redactHeaders = list(redactHeaders, "TAPEDECK_REDACT_HEADER").map { $0.lowercased() }
         configuration.redactPatterns = redactPatterns.isEmpty
             ? environment["TAPEDECK_REDACT"].map { [$0] } ?? [] : redactPatterns
-        func integer(_ flag: Int?, _ variable: String, _ name: String, atLeast minimum: Int, unit: String = "") throws(Problem) -> Int? {
+        // Durations are capped at a day: NIO's time amounts trap on overflow, and no timeout needs longer.
+        let day = 86_400
+        func integer(
+            _ flag: Int?, _ variable: String, _ name: String, atLeast minimum: Int, atMost maximum: Int = .max, unit: String = ""
+        ) throws(Problem) -> Int? {
             var result = flag
             if result == nil, let text = environment[variable], !text.isEmpty {
                 guard let n = Int(text) else { throw Problem(description: "\(variable) must be a whole number, not '\(text)'.") }
                 result = n
             }
             if let result, result < minimum { throw Problem(description: "\(name) must be at least \(minimum)\(unit).") }
+            if let result, result > maximum { throw Problem(description: "\(name) must be at most \(maximum)\(unit)s.") }
             return result
         }
         configuration.maxBodyBytes = try integer(maxBody, "TAPEDECK_MAX_BODY", "--max-body", atLeast: 1, unit: " byte")
             ?? configuration.maxBodyBytes
-        configuration.idleTimeout = try integer(idleTimeout, "TAPEDECK_IDLE_TIMEOUT", "--idle-timeout", atLeast: 1, unit: " second")
+        configuration.idleTimeout = try integer(idleTimeout, "TAPEDECK_IDLE_TIMEOUT", "--idle-timeout", atLeast: 1, atMost: day, unit: " second")
             ?? configuration.idleTimeout
         configuration.maxConnections = try integer(maxConnections, "TAPEDECK_MAX_CONNECTIONS", "--max-connections", atLeast: 1)
             ?? configuration.maxConnections
         configuration.journalSize = try integer(journalSize, "TAPEDECK_JOURNAL_SIZE", "--journal-size", atLeast: 0)
             ?? configuration.journalSize
+        configuration.maxOpenCassettes = try integer(maxOpenCassettes, "TAPEDECK_MAX_OPEN_CASSETTES", "--max-open-cassettes", atLeast: 1)
+            ?? configuration.maxOpenCassettes
+        configuration.maxRecordingBytes = try integer(
+            maxRecordingBytes, "TAPEDECK_MAX_RECORDING_BYTES", "--max-recording-bytes", atLeast: 0, unit: " byte")
+            ?? configuration.maxRecordingBytes
+        configuration.shutdownGrace = try integer(shutdownGrace, "TAPEDECK_SHUTDOWN_GRACE", "--shutdown-grace", atLeast: 0, atMost: day, unit: " second")
+            ?? configuration.shutdownGrace
+        configuration.upstreamReadTimeout = try integer(
+            upstreamReadTimeout, "TAPEDECK_UPSTREAM_READ_TIMEOUT", "--upstream-read-timeout", atLeast: 1, atMost: day, unit: " second")
+            ?? configuration.upstreamReadTimeout
         configuration.cassetteDirectory = value(cassetteDirectory, "TAPEDECK_CASSETTE_DIR")
         if let spec = value(fault, "TAPEDECK_FAULT") {
             let faults: Faults

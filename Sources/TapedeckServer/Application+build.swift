@@ -77,9 +77,11 @@ public func buildApplication(
         services.append(HTTPClientService(client: client))
         proxy = RecordProxy(
             client: client, upstream: configuration.upstream, redactor: redactor,
-            upstreamKey: configuration.upstreamKey, logger: logger)
+            upstreamKey: configuration.upstreamKey, maxRecordingBytes: configuration.maxRecordingBytes, logger: logger)
     }
-    let shelf = Shelf(defaultTape: tape, directory: configuration.resolvedCassetteDirectory, create: configuration.mode != .replay)
+    let shelf = Shelf(
+        defaultTape: tape, directory: configuration.resolvedCassetteDirectory, create: configuration.mode != .replay,
+        capacity: configuration.maxOpenCassettes)
     let dispatcher = Dispatcher(configuration: configuration, shelf: shelf, proxy: proxy, redactor: redactor)
     let router = buildRouter(dispatcher: dispatcher)
     let startupLine = configuration.startupLine

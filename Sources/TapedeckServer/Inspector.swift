@@ -48,7 +48,7 @@ enum Inspector {
         for row in rows {
             let summary = row.summaryJSON
             let id = row.id ?? 0
-            let kinds = row.blockKinds.map { "<span class=\"kind \($0)\">\(escape($0))</span>" }.joined(separator: " ")
+            let kinds = row.blockKinds.map { "<span class=\"kind \(escape($0))\">\(escape($0))</span>" }.joined(separator: " ")
             html += """
                 <tr class="interaction" data-id="\(id)"><td><a href="\(escape(context.link("/interactions/\(id)")))">\(id)</a></td>
                 <td>\(escape(row.method)) \(escape(row.path))</td><td>\(escape(row.model ?? ""))</td>

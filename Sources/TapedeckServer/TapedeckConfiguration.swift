@@ -54,6 +54,13 @@ public struct TapedeckConfiguration: Sendable {
     public var upstreamReadTimeout: Int = 600
     /// Where per-test cassettes (`tapedeck-cassette: NAME`) live; `nil`: the directory of `cassettePath`.
     public var cassetteDirectory: String?
+    /// Most per-test cassettes open at once; the least recently used is closed to make room (`--max-open-cassettes`).
+    public var maxOpenCassettes: Int = 64
+    /// Largest recorded answer, in bytes: a longer one is passed through to the client but not saved
+    /// (`--max-recording-bytes`), so an endless upstream stream cannot exhaust memory.
+    public var maxRecordingBytes: Int = 64 * 1024 * 1024
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before they are cancelled (`--shutdown-grace`).
+    public var shutdownGrace: Int = 5
     /// A fault applied server-wide (`--fault`), to every request, the next few, or a seeded fraction.
     public var fault: FaultPlan?
     /// Bearer token the admin API requires (`--admin-token`).
