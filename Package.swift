@@ -101,7 +101,11 @@ let package = Package(
         ),
         .testTarget(name: "MessagesAPITests", dependencies: ["MessagesAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "MessagesAPI"], swiftSettings: swiftSettings),
-        .testTarget(name: "CassetteTests", dependencies: ["Cassette", "MessagesAPI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CassetteTests",
+            dependencies: ["Cassette", "MessagesAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TapedeckCLITests",
             dependencies: ["TapedeckCLI", "TapedeckServer", "MessagesAPI"],

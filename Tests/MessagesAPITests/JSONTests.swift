@@ -130,3 +130,33 @@ struct FingerprintTests {
         #expect(!id.dropFirst(prefix.count + 2).contains { "0OIl".contains($0) })
     }
 }
+
+@Suite("Wide JSON objects")
+struct WideObjectTests {
+    /// Past the index threshold the object must behave exactly as a scanned one: order, last duplicate wins,
+    /// removal, and appends after removal.
+    @Test(arguments: [4, 17, 40])
+    func behavesTheSameAtAnyWidth(width: Int) {
+        var object = JSONObject((0..<width).map { ("k\($0)", JSONValue.int($0)) } + [("k1", .int(-1))])
+        #expect(object["k1"] == .int(-1), "the last of duplicate keys wins")
+        #expect(object.count == width + 1)
+        object["k0"] = .string("changed")
+        #expect(object.keys.first == "k0" && object["k0"] == .string("changed"), "a set keeps the key's place")
+        object["k1"] = nil
+        #expect(!object.contains("k1") && object["k1"] == nil && object.count == width - 1, "removal takes every duplicate")
+        object["new"] = true
+        #expect(object.keys.last == "new" && object["new"] == true)
+        #expect(object["k\(width - 1)"] == .int(width - 1))
+    }
+
+    @Test func aHundredThousandKeysParseAndDiffInLinearTime() throws {
+        let text = "{" + (0..<100_000).map { "\"key\($0)\":\($0)" }.joined(separator: ",") + "}"
+        let a = try JSONParser.parse(text)
+        var changed = try #require(a.objectValue)
+        changed["key99999"] = .int(-1)
+        let b = JSONValue.object(changed)
+        #expect(a.differenceCount(from: b) == 1)
+        #expect(a.firstDifference(from: b)?.path.description == "key99999")
+    }
+}
+

@@ -106,3 +106,34 @@ struct SSETests {
         #expect(assembler.assembled?["content"]?.arrayValue?.first?["text"] == "Here")
     }
 }
+
+@Suite("Streams that arrive in small pieces")
+struct PieceByPieceTests {
+    @Test func aLongLineInTinyPiecesIsOneEvent() {
+        let text = String(repeating: "x", count: 200_000)
+        let bytes = Array("event: big\ndata: \(text)\n\n".utf8)
+        var parser = SSEParser()
+        var events: [SSEEvent] = []
+        var i = 0
+        while i < bytes.count {
+            events += parser.feed(bytes[i..<min(i + 7, bytes.count)])
+            i += 7
+        }
+        #expect(events.count == 1 && events.first?.data.utf8.count == 200_000 && events.first?.name == "big")
+    }
+
+    @Test func manyDeltasAssembleIntoOneText() {
+        var events = [SSEEvent(json: ["type": "message_start", "message": ["id": "m", "type": "message", "role": "assistant", "content": []]])]
+        events.append(SSEEvent(json: ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": "<"]]))
+        for i in 0..<20_000 {
+            events.append(SSEEvent(json: ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": .string("\(i % 10)")]]))
+        }
+        events.append(SSEEvent(json: ["type": "content_block_stop", "index": 0]))
+        events.append(SSEEvent(json: ["type": "message_stop"]))
+        let assembled = MessageAssembler.assemble(events)
+        let text = assembled.assembled?["content"]?.arrayValue?.first?["text"]?.stringValue
+        #expect(assembled.isComplete)
+        #expect(text?.count == 20_001 && text?.hasPrefix("<0123") == true)
+    }
+}
+

@@ -176,6 +176,35 @@ struct HostileSchemaTests {
         #expect(bytes.count < 200_000)
     }
 
+    /// Two required children that refer back to their parent: without a budget on every path this doubles
+    /// down to the depth limit (2^24 values, seconds and a gigabyte from 148 bytes).
+    @Test func recursiveReferencesStopAtTheBudget() throws {
+        let schema = try JSONParser.parse(
+            ##"{"$defs":{"a":{"type":"object","properties":{"x":{"$ref":"#/$defs/a"},"y":{"$ref":"#/$defs/a"}},"required":["x","y"]}},"$ref":"#/$defs/a"}"##)
+        var instance = SchemaInstance(schema: schema, seed: 3)
+        let value = instance.make()
+        func count(_ v: JSONValue) -> Int {
+            switch v {
+            case .object(let o): 1 + o.reduce(0) { $0 + count($1.value) }
+            case .array(let a): 1 + a.reduce(0) { $0 + count($1) }
+            default: 1
+            }
+        }
+        // The 2,000-value budget, plus one leaf for each required child of the last values that branched.
+        #expect(count(value) <= 6_000, "\(count(value)) values")
+        #expect(value["x"]?["y"] != nil, "required members are still there")
+    }
+
+    @Test func wideSchemasKeepEveryRequiredPropertyAndStayLinear() throws {
+        let names = (0..<60_000).map { "p\($0)" }
+        let properties = JSONObject(names.map { ($0, ["type": "string"] as JSONValue) })
+        let schema: JSONValue = ["type": "object", "properties": .object(properties), "required": .array(names.map(JSONValue.string))]
+        var instance = SchemaInstance(schema: schema, seed: 9)
+        let value = try #require(instance.make().objectValue)
+        #expect(value.count == 60_000)
+        #expect(value["p59999"] != nil && value["p0"] != nil)
+    }
+
     @Test func thousandsOfStopSequencesCutLikeOne() throws {
         let many = (0..<20_000).map { "\"zz\($0)zz\"" }.joined(separator: ",")
         let (few, _) = try synthesize(#"{"model":"claude-sonnet-4-5","max_tokens":200,"stop_sequences":["STOP"],"messages":[{"role":"user","content":"hi"}]}"#)
