@@ -121,8 +121,9 @@ public enum CassetteTools {
             return interactions.map { i in
                 guard let matcher = i.matcher else { return ("\(i.fingerprint)#\(i.occurrence)", i) }
                 let base = "match " + JSONWriter.string(matcher)
-                seen[base, default: 0] += 1
-                return ("\(base)#\(seen[base]!)", i)
+                let number = seen[base, default: 0] + 1
+                seen[base] = number
+                return ("\(base)#\(number)", i)
             }
         }
         func label(_ i: Interaction) -> String {

@@ -180,7 +180,7 @@ public struct Serve: AsyncParsableCommand {
     static func run(_ app: some ApplicationProtocol, grace: Int, logger: Logger) async throws {
         var group = ServiceGroupConfiguration(
             services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        group.maximumGracefulShutdownDuration = .seconds(grace)
+        group.maximumGracefulShutdownDuration = .clamped(seconds: Double(grace))
         let escalation = SecondSignal(logger: logger)
         defer { escalation.cancel() }
         try await ServiceGroup(configuration: group).run()

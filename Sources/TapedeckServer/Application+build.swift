@@ -64,8 +64,8 @@ public func buildApplication(
     if configuration.mode != .replay {
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.timeout = .init(
-            connect: .seconds(Int64(configuration.upstreamConnectTimeout)),
-            read: .seconds(Int64(configuration.upstreamReadTimeout)))
+            connect: .clamped(seconds: configuration.upstreamConnectTimeout),
+            read: .clamped(seconds: configuration.upstreamReadTimeout))
         // Never follow redirects: the configured upstream is the only host Tapedeck talks to.
         clientConfiguration.redirectConfiguration = .disallow
         // A refused connection is a 502 at once: retrying it inside the client would hold the caller for the whole
@@ -92,7 +92,7 @@ public func buildApplication(
         server: .http1(
             configuration: .init(
                 additionalChannelHandlers: [ConnectionGuardInstaller(limiter: limiter)],
-                idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
+                idleTimeout: .clamped(seconds: configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: services,
         onServerRunning: { channel in

@@ -53,9 +53,9 @@ final class RecordProxy: Sendable {
 
     init(client: HTTPClient, upstream: String, redactor: Redactor, upstreamKey: String?, maxRecordingBytes: Int, logger: Logger) {
         self.client = client
-        var base = upstream
-        while base.hasSuffix("/") { base.removeLast() }
-        self.upstream = base
+        var base = Substring(upstream)
+        while base.hasSuffix("/") { base = base.dropLast() }
+        self.upstream = String(base)
         self.redactor = redactor
         self.upstreamKey = upstreamKey
         self.maxRecordingBytes = maxRecordingBytes

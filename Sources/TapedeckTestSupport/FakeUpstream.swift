@@ -176,7 +176,7 @@ public final class FakeUpstream: Sendable {
         fields[.contentType] = "application/json"
         let requestID = Identifier.make(prefix: Identifier.request, seed: [], label: "fake-error-\(status)")
         fields[HTTPField.Name("request-id")!] = requestID
-        for (name, value) in extra { fields[HTTPField.Name(name)!] = value }
+        for (name, value) in extra { if let field = HTTPField.Name(name) { fields[field] = value } }
         let body: JSONValue = ["type": "error", "error": ["type": .string(type), "message": .string(message)], "request_id": .string(requestID)]
         return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
     }

@@ -106,3 +106,37 @@ struct ServeOptionsTests {
         #expect(throws: ServeOptions.Problem.self) { try resolve(["--max-connections", "0"]) }
     }
 }
+
+@Suite("serve: hardening flags")
+struct HardeningFlagTests {
+    func resolve(_ arguments: [String], _ environment: [String: String] = [:]) throws -> TapedeckConfiguration {
+        try Serve.parse(arguments).options.resolve(environment: environment)
+    }
+
+    @Test func defaultsAreTheDocumentedOnes() throws {
+        let c = try resolve([])
+        #expect(c.maxOpenCassettes == 64 && c.maxRecordingBytes == 64 * 1024 * 1024)
+        #expect(c.shutdownGrace == 5 && c.upstreamReadTimeout == 600)
+    }
+
+    @Test func flagsAndVariablesSetThem() throws {
+        let c = try resolve(
+            ["--max-open-cassettes", "8", "--max-recording-bytes", "1000", "--shutdown-grace", "0", "--upstream-read-timeout", "2"])
+        #expect(c.maxOpenCassettes == 8 && c.maxRecordingBytes == 1000 && c.shutdownGrace == 0 && c.upstreamReadTimeout == 2)
+        let e = try resolve([], ["TAPEDECK_MAX_OPEN_CASSETTES": "3", "TAPEDECK_SHUTDOWN_GRACE": "9", "TAPEDECK_UPSTREAM_READ_TIMEOUT": "30"])
+        #expect(e.maxOpenCassettes == 3 && e.shutdownGrace == 9 && e.upstreamReadTimeout == 30)
+    }
+
+    /// NIO's time amounts trap on overflow: a timeout of 10^14 seconds must be refused, not accepted.
+    @Test(arguments: [
+        (["--idle-timeout", "99999999999999"], "--idle-timeout must be at most 86400 seconds"),
+        (["--upstream-read-timeout", "86401"], "--upstream-read-timeout must be at most 86400 seconds"),
+        (["--shutdown-grace=-1"], "--shutdown-grace must be at least 0"),
+        (["--max-open-cassettes", "0"], "--max-open-cassettes must be at least 1"),
+        (["--fault", ";"], "--fault: no fault given"),
+        (["--fault", "tps=1e-30"], "--fault: tps needs a rate from 0.01"),
+    ])
+    func outOfRangeValuesAreRefusedWithWhatToDo(arguments: [String], message: String) {
+        #expect { try resolve(arguments) } throws: { "\($0)".contains(message) }
+    }
+}

@@ -1,0 +1,86 @@
+import Cassette
+import Foundation
+import MessagesAPI
+import NIOCore
+@testable import TapedeckServer
+import Testing
+
+@Suite("Recording streams")
+struct StreamRecorderTests {
+    let events = [
+        #"event: message_start"# + "\n" + #"data: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[]}}"# + "\n\n",
+        "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    ]
+
+    @Test func wholeEventsGoOnButTheTerminalOneWaitsForTheCommit() throws {
+        var recorder = StreamRecorder(limit: 1 << 20)
+        // The first event arrives in two pieces: nothing goes out until it is whole.
+        let first = Array(events[0].utf8)
+        #expect(recorder.take(ByteBuffer(bytes: first.prefix(10)), at: 1) == nil)
+        #expect(recorder.take(ByteBuffer(bytes: first.dropFirst(10)), at: 2).map { String(buffer: $0) } == events[0])
+        #expect(recorder.take(ByteBuffer(string: events[1] + events[2]), at: 3).map { String(buffer: $0) } == events[1])
+        let finished = recorder.finish(at: 4)
+        let (raw, recorded) = try #require(finished)
+        #expect(String(decoding: raw, as: UTF8.self) == events.joined())
+        #expect(recorded.map(\.name) == ["message_start", "ping", "message_stop"])
+        #expect(recorder.unsent().map { String(buffer: $0) } == events[2], "the end goes out after the commit")
+        #expect(recorder.unsent() == nil)
+    }
+
+    @Test func pastTheLimitEverythingPassesThroughAndNothingIsKept() {
+        var recorder = StreamRecorder(limit: events[0].utf8.count + 5)
+        _ = recorder.take(ByteBuffer(string: events[0]), at: 1)
+        let passed = recorder.take(ByteBuffer(string: events[1]), at: 2)
+        #expect(recorder.isOverLimit)
+        #expect(passed.map { String(buffer: $0) } == events[1])
+        #expect(recorder.take(ByteBuffer(string: events[2]), at: 3).map { String(buffer: $0) } == events[2])
+        let finished = recorder.finish(at: 4)
+        #expect(finished == nil)
+        #expect(recorder.unsent() == nil)
+    }
+
+    @Test(arguments: [
+        ("event: message_start\ndata: {\"type\":\"message_start\"}\n\n", "without message_stop"),
+        ("event: message_stop\ndata: not json\n\n", "does not carry JSON"),
+        ("garbage without any event at all", "without message_stop"),
+    ])
+    func halfAStreamIsNotAWholeAnswer(text: String, problem: String) throws {
+        var recorder = StreamRecorder(limit: 1 << 20)
+        _ = recorder.take(ByteBuffer(string: text), at: 1)
+        let finished = recorder.finish(at: 2)
+        let (_, recorded) = try #require(finished)
+        let found = Interaction.streamProblem(recorded.map { SSEEvent(name: $0.name, data: $0.data) })
+        #expect(found?.contains(problem) == true, "\(String(describing: found))")
+    }
+}
+
+@Suite("Waits built from input")
+struct ClampedDurationTests {
+    @Test(arguments: [(-5.0, Duration.zero), (.nan, .zero), (1e300, .seconds(86_400)), (.infinity, .seconds(86_400)), (1.5, .microseconds(1500))])
+    func clampIntoADay(milliseconds: Double, expected: Duration) {
+        #expect(Duration.clamped(milliseconds: milliseconds) == expected)
+    }
+}
+
+@Suite("The per-test cassette pool")
+struct ShelfTests {
+    @Test func theLeastRecentlyUsedClosesAndReopensWithItsCounters() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shelf-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let defaultTape = try await Tape(path: directory + "/default.sqlite", create: false)
+        let shelf = Shelf(defaultTape: defaultTape, directory: directory, create: true, capacity: 2)
+        let fingerprint = Fingerprint(method: "POST", path: "/v1/messages", body: .string("x"), ignoring: [])
+        let a = try await shelf.tape(named: "a")
+        #expect(a.nextOccurrence(of: fingerprint) == 1)
+        _ = try await shelf.tape(named: "b")
+        _ = try await shelf.tape(named: "c")
+        #expect(await shelf.openTapes().map(\.name) == ["default", "b", "c"], "a, least recently used, was closed")
+        let reopened = try await shelf.tape(named: "a")
+        #expect(reopened !== a)
+        #expect(reopened.nextOccurrence(of: fingerprint) == 2, "the run's counters survive closing")
+        shelf.rewindAll()
+        #expect(try await shelf.tape(named: "a").nextOccurrence(of: fingerprint) == 1)
+        #expect(await shelf.openTapes().count == 3)
+    }
+}
