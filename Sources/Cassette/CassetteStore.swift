@@ -262,7 +262,14 @@ public final class CassetteStore: Sendable {
     public func occurrences(fingerprint: String) async throws -> [(occurrence: Int, id: Int64)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT occurrence, id FROM interaction WHERE fingerprint = ? ORDER BY occurrence", arguments: [fingerprint])
-                .map { (occurrence: $0[0], id: $0[1]) }
+                .map { row throws(DamagedRecording) in
+                    // Typed subscripts trap on a hand-edited column: read the stored values and check them.
+                    guard let id = row[1] as? Int64 else { throw DamagedRecording(id: nil, reason: "column id does not hold an integer") }
+                    guard let occurrence = (row[0] as? Int64).flatMap({ Int(exactly: $0) }) else {
+                        throw DamagedRecording(id: id, reason: "column occurrence does not hold an integer")
+                    }
+                    return (occurrence: occurrence, id: id)
+                }
         }
     }
 

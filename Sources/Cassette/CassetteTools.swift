@@ -31,6 +31,7 @@ public enum CassetteTools {
         var out = "interaction \(i.id ?? 0): \(i.method) \(i.path)\(i.query.map { "?" + $0 } ?? "")\n"
         out += "recorded \(i.recordedAt), occurrence \(i.occurrence), fingerprint \(i.fingerprint)\n"
         if let matcher = i.matcher { out += "matches loosely: \(JSONWriter.string(matcher))\n" }
+        if let damage = i.damage { out += "damaged: \(damage) (replay answers 500 for it; fix it or record it again)\n" }
         out += "\n── request\n"
         for header in i.requestHeaders { out += "\(header.name): \(header.value)\n" }
         out += (i.requestJSON.map { JSONWriter.pretty($0) } ?? String(decoding: i.requestBody, as: UTF8.self)) + "\n"
