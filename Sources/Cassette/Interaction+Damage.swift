@@ -54,6 +54,7 @@ extension Interaction {
         // A Messages stream must be one the API could have sent: the bytes parse into the stored events, each
         // carries JSON, and the stream ended (`message_stop`, or an `error` event).
         guard path.hasSuffix("/messages"), status == 200, !isFixture else { return nil }
+        if let problem = Self.rawStreamProblem(responseBody) { return problem }
         let parsed = SSEParser.parse(responseBody)
         guard parsed == events.map({ SSEEvent(name: $0.name, data: $0.data) }) else {
             return "its raw stream does not parse into its stored events (\(parsed.count) vs \(events.count))"
@@ -61,11 +62,36 @@ extension Interaction {
         return Self.streamProblem(parsed)
     }
 
-    /// Why a Messages stream is not a whole answer: an event without JSON, or no `message_stop` or `error` at
+    /// Why raw bytes are not an event stream the API could have sent: not UTF-8, or a line that is none of
+    /// the SSE fields (`event`, `data`, `id`, `retry`) nor a comment. `nil` for well-formed bytes.
+    public static func rawStreamProblem(_ bytes: [UInt8]) -> String? {
+        guard String(validating: bytes, as: UTF8.self) != nil else { return "the stream is not UTF-8 text" }
+        var lineStart = 0
+        var number = 1
+        for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x0A {
+            var line = bytes[lineStart..<i]
+            if line.last == 0x0D { line = line.dropLast() }
+            defer {
+                lineStart = i + 1
+                number += 1
+            }
+            guard !line.isEmpty, line.first != UInt8(ascii: ":") else { continue }
+            let field = line.prefix { $0 != UInt8(ascii: ":") }
+            guard Self.sseFields.contains(where: { $0.elementsEqual(field) }) else {
+                return "line \(number) of the stream is not an SSE field"
+            }
+        }
+        return nil
+    }
+
+    static let sseFields: [[UInt8]] = ["event", "data", "id", "retry"].map { Array($0.utf8) }
+
+    /// Why a Messages stream is not a whole answer: an event without a JSON object, or no `message_stop` or `error` at
     /// the end. `nil` for a complete stream.
     public static func streamProblem(_ events: [SSEEvent]) -> String? {
-        if let bad = events.firstIndex(where: { $0.json == nil }) {
-            return "event \(bad) (\(events[bad].name)) does not carry JSON data"
+        // Every event of a Messages stream carries a JSON object (`{"type": …, …}`).
+        if let bad = events.firstIndex(where: { $0.json?.objectValue == nil }) {
+            return "event \(bad) (\(events[bad].name)) does not carry a JSON object"
         }
         guard events.contains(where: { $0.name == "message_stop" || $0.name == "error" }) else {
             return "the stream ends without message_stop or an error event"

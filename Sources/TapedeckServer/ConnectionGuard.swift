@@ -45,9 +45,13 @@ final class ConnectionGuardInstaller: ChannelInboundHandler, RemovableChannelHan
 /// - beyond `--max-connections`, answers the first request with a 529 in the API's envelope and closes;
 /// - an HTTP/1.0 request without `Connection: keep-alive` is marked `Connection: close`, so the server closes
 ///   after answering it, as HTTP/1.0 clients that read to the end of the connection expect.
-final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
+/// - a client that closes its side (FIN) after sending a whole request, before the answer ended, has given up:
+///   the connection is closed, which cancels the upstream call made for it (as proxies in front of the real API
+///   treat a client abort). A half-close in the middle of a request still gets its 400.
+final class HTTP1ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     let limiter: ConnectionLimiter
@@ -55,6 +59,8 @@ final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler
     private var refused = false
     /// A request's head has been passed on and its end not yet: errors then belong to that request's handler.
     private var requestInFlight = false
+    /// Requests received whole whose answers have not ended yet.
+    private var awaitingAnswers = 0
 
     init(limiter: ConnectionLimiter) { self.limiter = limiter }
 
@@ -77,10 +83,24 @@ final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler
             }
         case .end:
             requestInFlight = false
+            awaitingAnswers += 1
         case .body:
             break
         }
         context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), awaitingAnswers > 0 { awaitingAnswers -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed, awaitingAnswers > 0 {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// Bytes that are not HTTP (a TLS hello, headers over the 80 KB limit) get the API's envelope, not an empty 400.

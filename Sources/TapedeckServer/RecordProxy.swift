@@ -181,7 +181,9 @@ final class RecordProxy: Sendable {
                     try await writer.finish(nil)
                     return
                 }
-                if let problem = Interaction.streamProblem(events.map { SSEEvent(name: $0.name, data: $0.data) }) {
+                if let problem = Interaction.rawStreamProblem(raw)
+                    ?? Interaction.streamProblem(events.map { SSEEvent(name: $0.name, data: $0.data) })
+                {
                     // Half an answer (or not SSE at all) must not replay as a whole one.
                     logger.warning("Not recorded: \(problem)", metadata: ["upstream": "\(upstream)"])
                     if let rest = recorder.unsent() { try await writer.write(rest) }

@@ -42,7 +42,8 @@ struct StreamRecorderTests {
 
     @Test(arguments: [
         ("event: message_start\ndata: {\"type\":\"message_start\"}\n\n", "without message_stop"),
-        ("event: message_stop\ndata: not json\n\n", "does not carry JSON"),
+        ("event: message_stop\ndata: not json\n\n", "does not carry a JSON object"),
+        ("event: content_block_delta\ndata: [1, 2, 3]\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", "does not carry a JSON object"),
         ("garbage without any event at all", "without message_stop"),
     ])
     func halfAStreamIsNotAWholeAnswer(text: String, problem: String) throws {
