@@ -23,7 +23,7 @@ extension APIError {
 }
 
 extension HTTPField.Name {
-    static let requestID = Self("request-id")!
-    static let tapedeckSource = Self("tapedeck-source")!
-    static let organizationID = Self("anthropic-organization-id")!
+    static let requestID = Self("request-id")!  // lint: allow a valid literal header name
+    static let tapedeckSource = Self("tapedeck-source")!  // lint: allow a valid literal header name
+    static let organizationID = Self("anthropic-organization-id")!  // lint: allow a valid literal header name
 }

@@ -48,8 +48,8 @@ final class Dispatcher: Sendable {
         var wantsStream: Bool { body?["stream"] == .bool(true) }
     }
 
-    static let cassetteHeader = HTTPField.Name("tapedeck-cassette")!
-    static let faultHeader = HTTPField.Name("tapedeck-fault")!
+    static let cassetteHeader = HTTPField.Name("tapedeck-cassette")!  // lint: allow a valid literal header name
+    static let faultHeader = HTTPField.Name("tapedeck-fault")!  // lint: allow a valid literal header name
 
     /// The cassette a request selects: the `/cassettes/NAME` prefix, else the `tapedeck-cassette` header, else
     /// the default one (`nil`).

@@ -97,7 +97,7 @@ public final class FakeUpstream: Sendable {
         case "non_json_error":
             var fields = HTTPFields()
             fields[.contentType] = "text/html"
-            fields[HTTPField.Name("request-id")!] = requestID
+            fields[HTTPField.Name("request-id")!] = requestID  // lint: allow a valid literal header name
             return Response(status: .init(code: 502), headers: fields, body: .init(byteBuffer: ByteBuffer(string: "<html><body>502 Bad Gateway</body></html>")))
         default:
             break
@@ -123,8 +123,8 @@ public final class FakeUpstream: Sendable {
         var fields = HTTPFields()
         fields[.contentType] = "text/event-stream; charset=utf-8"
         fields[.cacheControl] = "no-cache"
-        fields[HTTPField.Name("request-id")!] = requestID
-        fields[HTTPField.Name("anthropic-organization-id")!] = "fake-org"
+        fields[HTTPField.Name("request-id")!] = requestID  // lint: allow a valid literal header name
+        fields[HTTPField.Name("anthropic-organization-id")!] = "fake-org"  // lint: allow a valid literal header name
         if scenario == "slow_first_byte" { try await Task.sleep(for: .milliseconds(300)) }
         let gate = self.gate
         return Response(status: .ok, headers: fields, body: ResponseBody { writer in
@@ -166,8 +166,8 @@ public final class FakeUpstream: Sendable {
     func jsonResponse(_ json: JSONValue, requestID: String = Identifier.make(prefix: Identifier.request, seed: [], label: "fake-json")) -> Response {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
-        fields[HTTPField.Name("request-id")!] = requestID
-        fields[HTTPField.Name("set-cookie")!] = "session=fake-session-cookie"
+        fields[HTTPField.Name("request-id")!] = requestID  // lint: allow a valid literal header name
+        fields[HTTPField.Name("set-cookie")!] = "session=fake-session-cookie"  // lint: allow a valid literal header name
         return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(json))))
     }
 
@@ -175,7 +175,7 @@ public final class FakeUpstream: Sendable {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         let requestID = Identifier.make(prefix: Identifier.request, seed: [], label: "fake-error-\(status)")
-        fields[HTTPField.Name("request-id")!] = requestID
+        fields[HTTPField.Name("request-id")!] = requestID  // lint: allow a valid literal header name
         for (name, value) in extra { if let field = HTTPField.Name(name) { fields[field] = value } }
         let body: JSONValue = ["type": "error", "error": ["type": .string(type), "message": .string(message)], "request_id": .string(requestID)]
         return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
