@@ -92,8 +92,8 @@ public struct ServeOptions: Sendable {
             guard let n = Double(text) else { throw Problem(description: "TAPEDECK_SPEED must be a number, not '\(text)'.") }
             configuration.speed = n
         }
-        guard configuration.speed > 0, configuration.speed.isFinite else {
-            throw Problem(description: "--speed must be a positive number (2 replays twice as fast).")
+        guard (0.01...1000).contains(configuration.speed) else {
+            throw Problem(description: "--speed must be from 0.01 to 1000 (2 replays twice as fast).")
         }
         configuration.matchIgnore = list(matchIgnore, "TAPEDECK_MATCH_IGNORE").map(JSONPath.init(parsing:))
         configuration.redactHeaders = list(redactHeaders, "TAPEDECK_REDACT_HEADER").map { $0.lowercased() }

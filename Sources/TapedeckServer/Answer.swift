@@ -42,7 +42,9 @@ public struct Answer: Sendable {
     /// The Hummingbird response. Streams are written event by event, so a client sees each one as it is sent.
     public func response() -> Response {
         var fields = HTTPFields()
-        for (name, value) in headers {
+        // Hop-by-hop headers describe one connection's framing, not the answer: the server sets them for the body
+        // it sends, and a stored `content-length` that disagrees would make a client wait for bytes that never come.
+        for (name, value) in headers where !RecordProxy.hopByHop.contains(name.lowercased()) {
             if let field = HTTPField.Name(name) { fields.append(HTTPField(name: field, value: value)) }
         }
         fields[.tapedeckSource] = source.rawValue
