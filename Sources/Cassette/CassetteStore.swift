@@ -180,26 +180,30 @@ public final class CassetteStore: Sendable {
     ]
 
     /// Where a file's schema stands against `migrations`; throws when it is not a cassette this build can use.
+    /// A file with no tapedeck step applied is a cassette only if it holds no tables at all: another program's
+    /// database (GRDB's migrations table included) is refused before anything is written to it.
     static func schemaState(_ db: Database, path: String) throws -> SchemaState {
-        guard try db.tableExists("grdb_migrations") else {
-            let tables = try String.fetchAll(
-                db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            guard tables.isEmpty else {
+        let tables = try String.fetchAll(
+            db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        let applied = tables.contains("grdb_migrations")
+            ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
+        let known = Set(migrations.map(\.identifier))
+        if applied.isEmpty {
+            let others = tables.filter { $0 != "grdb_migrations" }
+            guard others.isEmpty else {
                 throw StoreError(
-                    description: "\(path): not a tapedeck cassette (it holds other tables: \(tables.prefix(5).joined(separator: ", "))); "
+                    description: "\(path): not a tapedeck cassette (it holds other tables: \(others.prefix(5).joined(separator: ", "))); "
                         + "point --cassette at a new file or an existing cassette")
             }
             return .missing
         }
-        let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
-        let known = Set(migrations.map(\.identifier))
-        guard applied.contains("v1") || applied.isEmpty else {
+        guard applied.contains("v1"), tables.contains("interaction"), tables.contains("cassette_meta") else {
             throw StoreError(description: "\(path): not a tapedeck cassette (its migrations are another program's)")
         }
         if !applied.isSubset(of: known) {
             throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
         }
-        return applied == known ? .current : (applied.isEmpty ? .missing : .older)
+        return applied == known ? .current : .older
     }
 
     static func schemaState(_ reader: any DatabaseReader, path: String) throws -> SchemaState {
@@ -288,11 +292,24 @@ public final class CassetteStore: Sendable {
         }
     }
 
-    /// All readable interactions for a method and path (used to explain misses; damaged rows explain nothing).
-    public func interactions(method: String, path: String) async throws -> [Interaction] {
+    /// The recording on `method` and `path` whose request body scores lowest (the first among equals), read one
+    /// request at a time: explaining a miss never loads the cassette, nor any response body.
+    public func closestRequest<Score: Comparable & Sendable>(
+        method: String, path: String, by score: @escaping @Sendable ([UInt8]) -> Score
+    ) async throws -> (id: Int64, body: [UInt8])? {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE method = ? AND path = ? ORDER BY id", arguments: [method, path])
-                .compactMap { try? InteractionRow.decode($0) }
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, request_body FROM interaction WHERE method = ? AND path = ? ORDER BY id", arguments: [method, path])
+            var best: (id: Int64, body: [UInt8], score: Score)?
+            while let row = try rows.next() {
+                // Checked reads: a damaged row explains nothing, and must not trap.
+                guard let id = row[0] as? Int64 else { continue }
+                let body = (row[1] as? Data).map(Array.init) ?? (row[1] as? String).map { Array($0.utf8) } ?? []
+                let value = score(body)
+                if let current = best, value >= current.score { continue }
+                best = (id, body, value)
+            }
+            return best.map { ($0.id, $0.body) }
         }
     }
 

@@ -156,24 +156,31 @@ public final class Tape: Sendable {
     public func explainMiss(method: String, path: String, body: JSONValue?, ignoring: [JSONPath]) async throws -> Miss {
         var miss = Miss(method: method, requestPath: path)
         guard state.withLock({ $0.store }) != nil else { return miss }
-        let candidates = try await store().interactions(method: method, path: path)
         let mine = body?.removing(ignoring) ?? .null
         let mineBytes = JSONWriter.canonicalBytes(mine)
         // The closest recording differs in the fewest places; among equals, the longest shared canonical prefix.
-        var best: (interaction: Interaction, json: JSONValue, differences: Int, shared: Int)?
-        for candidate in candidates {
-            let theirs = candidate.requestJSON?.removing(ignoring) ?? .null
-            let differences = theirs.differenceCount(from: mine, limit: best.map { $0.differences + 1 } ?? 1000)
+        let closest = try await store().closestRequest(method: method, path: path) { requestBody in
+            let theirs = Self.requestJSON(requestBody)?.removing(ignoring) ?? .null
             let shared = zip(mineBytes, JSONWriter.canonicalBytes(theirs)).prefix { $0 == $1 }.count
-            if let current = best, (differences, -shared) >= (current.differences, -current.shared) { continue }
-            best = (candidate, theirs, differences, shared)
+            return MissScore(differences: theirs.differenceCount(from: mine), shared: shared)
         }
-        guard let (closest, theirs, _, _) = best else { return miss }
-        miss.closestID = closest.id ?? 0
+        guard let closest else { return miss }
+        miss.closestID = closest.id
+        let theirs = Self.requestJSON(closest.body)?.removing(ignoring) ?? .null
         if let difference = theirs.firstDifference(from: mine) {
             (miss.path, miss.expected, miss.got) = (difference.path, difference.mine, difference.theirs)
         }
         return miss
+    }
+
+    static func requestJSON(_ bytes: [UInt8]) -> JSONValue? { bytes.isEmpty ? nil : try? JSONParser.parse(bytes) }
+
+    /// How far a recording is from a missed request: fewer differences first, then a longer shared prefix.
+    struct MissScore: Comparable, Sendable {
+        var differences: Int
+        var shared: Int
+
+        static func < (a: MissScore, b: MissScore) -> Bool { (a.differences, -a.shared) < (b.differences, -b.shared) }
     }
 }
 

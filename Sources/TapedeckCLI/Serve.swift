@@ -229,7 +229,9 @@ final class SecondSignal {
                     logger.notice("Shutting down: no new connections; in-flight requests are finishing (signal again to stop at once)")
                 } else {
                     logger.notice("Stopped at once by a second signal")
-                    exit(1)
+                    // `_exit`, not `exit`: atexit handlers and destructors would run while NIO and GRDB threads
+                    // still work. Committed recordings are safe in the WAL; nothing half-saved is kept.
+                    _exit(1)
                 }
             }
             source.resume()

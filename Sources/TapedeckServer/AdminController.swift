@@ -18,7 +18,7 @@ struct AdminController: Sendable {
         admin.post("reset") { request, _ in
             let name = try Self.cassetteName(request)
             if let name {
-                try await dispatcher.shelf.existingTape(named: name == Shelf.defaultName ? nil : name).rewind()
+                try dispatcher.shelf.rewind(named: name == Shelf.defaultName ? nil : name)
             } else {
                 dispatcher.shelf.rewindAll()
             }

@@ -45,13 +45,12 @@ final class ConnectionGuardInstaller: ChannelInboundHandler, RemovableChannelHan
 /// - beyond `--max-connections`, answers the first request with a 529 in the API's envelope and closes;
 /// - an HTTP/1.0 request without `Connection: keep-alive` is marked `Connection: close`, so the server closes
 ///   after answering it, as HTTP/1.0 clients that read to the end of the connection expect.
-/// - a client that closes its side (FIN) after sending a whole request, before the answer ended, has given up:
-///   the connection is closed, which cancels the upstream call made for it (as proxies in front of the real API
-///   treat a client abort). A half-close in the middle of a request still gets its 400.
-final class HTTP1ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+/// - a client that closes its side (FIN) while an upstream call made for it is in flight has given up: the
+///   connection is closed, which cancels that call (as proxies in front of the real API treat a client abort).
+///   Otherwise a half-close is passed on as before, and a half-closed client still gets its answer.
+final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     let limiter: ConnectionLimiter
@@ -59,14 +58,20 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler 
     private var refused = false
     /// A request's head has been passed on and its end not yet: errors then belong to that request's handler.
     private var requestInFlight = false
-    /// Requests received whole whose answers have not ended yet.
-    private var awaitingAnswers = 0
+    /// What the upstream calls made for this connection's requests watch.
+    private let client = ClientConnection()
 
     init(limiter: ConnectionLimiter) { self.limiter = limiter }
 
-    func handlerAdded(context: ChannelHandlerContext) { admitted = limiter.admit() }
+    func handlerAdded(context: ChannelHandlerContext) {
+        admitted = limiter.admit()
+        ClientConnection.register(client, for: context.channel)
+    }
 
-    func handlerRemoved(context: ChannelHandlerContext) { limiter.release() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        limiter.release()
+        ClientConnection.unregister(context.channel)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var part = unwrapInboundIn(data)
@@ -83,24 +88,23 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler 
             }
         case .end:
             requestInFlight = false
-            awaitingAnswers += 1
         case .body:
             break
         }
         context.fireChannelRead(wrapInboundOut(part))
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), awaitingAnswers > 0 { awaitingAnswers -= 1 }
-        context.write(data, promise: promise)
-    }
-
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed, awaitingAnswers > 0 {
+        if let event = event as? ChannelEvent, event == .inputClosed, client.isAwaitingUpstream {
             context.close(promise: nil)
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.markClosed()
+        context.fireChannelInactive()
     }
 
     /// Bytes that are not HTTP (a TLS hello, headers over the 80 KB limit) get the API's envelope, not an empty 400.

@@ -87,8 +87,10 @@ final class RecordProxy: Sendable {
             response = try await forwarded.clientClosed.cancellingOnClose {
                 try await client.execute(request, timeout: .hours(24), logger: logger)
             }
-        } catch let gone as ClientConnection.Closed {
-            throw gone
+        } catch let stop as ClientConnection.Closed {
+            throw stop
+        } catch let stop as CancellationError {
+            throw stop  // the server is shutting down
         } catch {
             throw Self.upstreamError(error, upstream: upstream)
         }
@@ -181,19 +183,18 @@ final class RecordProxy: Sendable {
                     try await writer.finish(nil)
                     return
                 }
-                if let problem = Interaction.rawStreamProblem(raw)
-                    ?? Interaction.streamProblem(events.map { SSEEvent(name: $0.name, data: $0.data) })
-                {
-                    // Half an answer (or not SSE at all) must not replay as a whole one.
+                var interaction = template
+                (interaction.responseBody, interaction.events) = self.redacted(raw: raw, events: events)
+                interaction.message = MessageAssembler.assemble(
+                    interaction.events.map { SSEEvent(name: $0.name, data: $0.data) }).assembled
+                // The rule replay applies, applied to what would be stored (redaction included): half an answer,
+                // or bytes that are not the API's SSE, must not replay as a whole one.
+                if let problem = interaction.damage {
                     logger.warning("Not recorded: \(problem)", metadata: ["upstream": "\(upstream)"])
                     if let rest = recorder.unsent() { try await writer.write(rest) }
                     try await writer.finish(nil)
                     return
                 }
-                var interaction = template
-                (interaction.responseBody, interaction.events) = self.redacted(raw: raw, events: events)
-                interaction.message = MessageAssembler.assemble(
-                    interaction.events.map { SSEEvent(name: $0.name, data: $0.data) }).assembled
                 do {
                     try await self.save(interaction, to: tape)
                     if let rest = recorder.unsent() { try await writer.write(rest) }

@@ -104,6 +104,13 @@ final class Shelf: Sendable {
         return result
     }
 
+    /// Rewinds one cassette's occurrence counters, open or closed, without opening it.
+    func rewind(named name: String?) throws {
+        guard let name else { return defaultTape.rewind() }
+        try Self.validate(name)
+        state.withLock { $0.counters(for: name) }.rewind()
+    }
+
     /// Rewinds every cassette's occurrence counters, open or closed (`POST /_tapedeck/reset`).
     func rewindAll() {
         defaultTape.rewind()

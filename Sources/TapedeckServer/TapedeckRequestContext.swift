@@ -11,7 +11,7 @@ public struct TapedeckRequestContext: RequestContext {
 
     public init(source: Source) {
         coreContext = .init(source: source)
-        client = ClientConnection(closeFuture: source.channel.closeFuture)
+        client = ClientConnection.of(source.channel)
     }
 }
 

@@ -158,6 +158,22 @@ struct ConcurrentOpenTests {
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
     }
 
+    /// Another GRDB app's database has a `grdb_migrations` table too, even one with a step named `v1`.
+    @Test(arguments: [[], ["v1"], ["v1", "v2: fixtures"]])
+    func anotherGRDBAppsDatabaseIsRefused(steps: [String]) throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("grdb-app.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY); CREATE TABLE player (id INTEGER PRIMARY KEY)")
+            for step in steps { try db.execute(sql: "INSERT INTO grdb_migrations VALUES (?)", arguments: [step]) }
+        }
+        try queue.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect { try CassetteStore(path: path, create: true) } throws: { "\($0)".contains("not a tapedeck cassette") }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
     @Test func anEmptyFileBecomesACassette() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("empty.sqlite")

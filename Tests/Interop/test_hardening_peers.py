@@ -999,3 +999,21 @@ def test_redact_patterns_apply_to_the_query(tmp_path):
     (stored,) = stored_queries(cassette)
     params = dict(parse_qsl(stored or "", keep_blank_values=True))
     assert params.get("beta") == "true" and "REDACTED" in unquote(params.get("session", "")), stored
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_half_closed_client_with_no_upstream_call_still_gets_its_answer(tmp_path, stream):
+    """Only a half-close during an upstream call is a hang-up: `printf … | nc -N` style clients still get answers."""
+    with start_tapedeck("--cassette", str(tmp_path / "c.sqlite")) as server:
+        sock = raw_post(server.port, body("answer me after my FIN", **({"stream": True} if stream else {})))
+        with sock:
+            sock.shutdown(socket.SHUT_WR)
+            got = b""
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                got += data
+        assert got.startswith(b"HTTP/1.1 200"), got[:300]
+        assert (b"message_stop" in got) if stream else (b'"type":"message"' in got), got[-300:]

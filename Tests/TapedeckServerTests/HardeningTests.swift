@@ -85,3 +85,26 @@ struct ShelfTests {
         #expect(await shelf.openTapes().count == 3)
     }
 }
+
+@Suite("Watching the client")
+struct ClientConnectionTests {
+    @Test func aFinishedCallReturnsAndAHangUpCancelsTheWait() async throws {
+        let client = ClientConnection()
+        #expect(try await client.cancellingOnClose { 42 } == 42)
+        #expect(!client.isAwaitingUpstream)
+        let started = AsyncStream<Void>.makeStream()
+        let waited = Task {
+            try await client.cancellingOnClose {
+                started.continuation.yield()
+                try await Task.sleep(for: .seconds(60))
+                return 1
+            }
+        }
+        var iterator = started.stream.makeAsyncIterator()
+        _ = await iterator.next()
+        #expect(client.isAwaitingUpstream, "the guard closes a half-closed connection only while this is true")
+        client.markClosed()
+        await #expect(throws: ClientConnection.Closed.self) { try await waited.value }
+        #expect(!client.isAwaitingUpstream)
+    }
+}
