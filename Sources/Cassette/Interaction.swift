@@ -77,6 +77,11 @@ public struct Interaction: Sendable, Equatable {
         self.isFixture = isFixture
     }
 
+    /// About how many bytes this interaction takes in memory: what bounded caches count.
+    public var size: Int {
+        requestBody.count + responseBody.count + events.reduce(0) { $0 + $1.data.utf8.count + $1.name.utf8.count + 32 } + 512
+    }
+
     /// The request body parsed, when it is JSON.
     public var requestJSON: JSONValue? { requestBody.isEmpty ? nil : try? JSONParser.parse(requestBody) }
 

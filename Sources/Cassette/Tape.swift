@@ -13,6 +13,12 @@ public final class Tape: Sendable {
     public let counters: OccurrenceCounters
     private let openStore: @Sendable () throws -> CassetteStore
     private let state: Mutex<State>
+    /// Interactions read or recorded lately, so a hot recording is not read again per request; bounded, since a
+    /// cassette may hold gigabytes.
+    private let cache = BoundedCache<Int64, Interaction>(budget: Tape.cacheBudget)
+
+    /// Bytes of interactions one tape keeps in memory.
+    public static let cacheBudget = 16 * 1024 * 1024
 
     struct State {
         var store: CassetteStore?
@@ -20,7 +26,6 @@ public final class Tape: Sendable {
         /// read whole, so start-up and memory do not grow with its size.
         var index: [String: [(occurrence: Int, id: Int64)]] = [:]
         var count = 0
-        var cache: [Int64: Interaction] = [:]
         /// Hand-written fixtures with loose matchers, in file order.
         var loose: [Interaction] = []
     }
@@ -76,7 +81,7 @@ public final class Tape: Sendable {
         // Entries are sorted by occurrence: take occurrence k, or the last one below it (past the end, the last
         // repeats); a request earlier than every recording gets the first.
         let chosen = entries.last { $0.occurrence <= occurrence } ?? entries[0]
-        if let cached = state.withLock({ $0.cache[chosen.id] }) { return cached }
+        if let cached = cache.value(for: chosen.id) { return cached }
         let interaction: Interaction?
         do {
             interaction = try await store?.interaction(id: chosen.id)
@@ -86,7 +91,7 @@ public final class Tape: Sendable {
         }
         guard let interaction else { return nil }
         if let damage = interaction.damage { throw DamagedRecording(id: chosen.id, reason: damage, cassette: path) }
-        state.withLock { $0.cache[chosen.id] = interaction }
+        cache.set(interaction, for: chosen.id, cost: interaction.size)
         return interaction
     }
 
@@ -109,10 +114,10 @@ public final class Tape: Sendable {
                 entries.sort { $0.occurrence < $1.occurrence }
                 state.index[interaction.fingerprint] = entries
             }
-            var stored = interaction
-            stored.id = id
-            state.cache[id] = stored
         }
+        var stored = interaction
+        stored.id = id
+        cache.set(stored, for: id, cost: stored.size)
         return id
     }
 

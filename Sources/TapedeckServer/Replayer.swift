@@ -17,7 +17,11 @@ final class Replayer: Sendable {
     let catalog: ModelCatalog
     /// Same-style answers built once per recording: a replayed hit is then just a lookup. Keyed by cassette too:
     /// row ids repeat across per-test cassettes.
-    private let prepared = Mutex<[PreparedKey: Response]>([:])
+    /// Bounded by bytes, across cassettes: a closed cassette's answers age out like any other.
+    private let prepared = BoundedCache<PreparedKey, Response>(budget: Replayer.preparedBudget)
+
+    /// Bytes of prepared answers kept.
+    static let preparedBudget = 64 * 1024 * 1024
 
     struct PreparedKey: Hashable {
         /// The cassette's path: a closed and reopened cassette is a new `Tape` object, and a freed object's
@@ -41,9 +45,9 @@ final class Replayer: Sendable {
             return answer(interaction, to: exchange).response()
         }
         let key = PreparedKey(cassette: exchange.tape.path, id: id)
-        if let response = prepared.withLock({ $0[key] }) { return response }
+        if let response = prepared.value(for: key) { return response }
         let response = answer(interaction, to: exchange).response()
-        prepared.withLock { $0[key] = response }
+        prepared.set(response, for: key, cost: interaction.size)
         return response
     }
 

@@ -5,7 +5,7 @@ import MessagesAPI
 import Testing
 
 /// A directory of its own for one test, removed when the test ends.
-struct TemporaryDirectory: ~Copyable {
+final class TemporaryDirectory: Sendable {
     let path: String
 
     init() throws {
@@ -21,7 +21,7 @@ struct TemporaryDirectory: ~Copyable {
 @Suite("Damaged recordings")
 struct DamageTests {
     /// A cassette with one good JSON recording and one good stream, and a raw connection to edit it with.
-    func cassette(in directory: borrowing TemporaryDirectory) async throws -> (path: String, json: Int64, stream: Int64) {
+    func cassette(in directory: TemporaryDirectory) async throws -> (path: String, json: Int64, stream: Int64) {
         let path = directory.file("c.sqlite")
         let store = try CassetteStore(path: path)
         let samples = try Samples.all()
