@@ -111,6 +111,12 @@ final class Dispatcher: Sendable {
             error.headers.append(("tapedeck-fault", faults.description))
             throw error
         }
+        var exchange = exchange
+        if faults.breakOff != nil {
+            // The client is meant to lose this answer part-way (and its SDK then hangs up): that hang-up is
+            // Tapedeck's doing, so the recording still finishes from the upstream rather than being cancelled.
+            exchange.client = ClientConnection()
+        }
         var response = try await answer(exchange, fallback: fallback).applying(faults)
         response.headers[Self.faultHeader] = faults.description
         return response
