@@ -1,38 +1,99 @@
+public import ArgumentParser
+public import Logging
 import MessagesAPI
 public import TapedeckServer
-import Logging
 
-/// The raw `serve` options as given on the command line (`nil` = not given), resolved against the
-/// environment into a configuration. A flag beats its `TAPEDECK_*` variable, which beats the default.
-public struct ServeOptions: Sendable {
-    public var mode: String?
+/// The `serve` options as given on the command line (`nil` = not given), declared once here and resolved against
+/// the environment into a configuration. A flag beats its `TAPEDECK_*` variable, which beats the default; a
+/// variable is read with the same words as its flag.
+public struct ServeOptions: ParsableArguments, Sendable {
+    @Option(help: "replay | record | auto (default: replay).", transform: ServeOptions.choice("mode", TapedeckConfiguration.Mode.self))
+    public var mode: TapedeckConfiguration.Mode?
+
+    @Option(help: "The cassette file (default: cassettes/default.sqlite).")
     public var cassette: String?
+
+    @Option(help: "Upstream base URL for record and auto (default: https://api.anthropic.com).")
     public var upstream: String?
+
+    @Option(help: "Address to bind (default: 127.0.0.1).")
     public var host: String?
+
+    @Option(help: "Port to listen on; 0 picks a free one (default: 4010).")
     public var port: Int?
-    public var onMiss: String?
-    public var pace: String?
+
+    @Option(
+        name: .customLong("on-miss"), help: "synthesize | error when nothing recorded matches (default: synthesize; error when CI=true).",
+        transform: ServeOptions.choice("--on-miss", TapedeckConfiguration.OnMiss.self))
+    public var onMiss: TapedeckConfiguration.OnMiss?
+
+    @Option(help: "instant | recorded: how fast recorded streams replay (default: instant).", transform: ServeOptions.choice("--pace", TapedeckConfiguration.Pace.self))
+    public var pace: TapedeckConfiguration.Pace?
+
+    @Option(help: "Divides recorded gaps with --pace recorded (default: 1).")
     public var speed: Double?
+
+    @Option(name: .customLong("match-ignore"), help: "A JSON path left out of request matching (repeatable).")
     public var matchIgnore: [String] = []
+
+    @Option(name: .customLong("redact-header"), help: "A request header never stored (repeatable).")
     public var redactHeaders: [String] = []
+
+    @Option(name: .customLong("redact"), help: "A regular expression replaced in stored bodies and queries (repeatable).")
     public var redactPatterns: [String] = []
+
+    @Option(name: .customLong("max-body"), help: "Largest request body in bytes (default: 33554432).")
     public var maxBody: Int?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds before a silent connection is closed (default: 60).")
     public var idleTimeout: Int?
-    public var logLevel: String?
-    public var allowUpstreamInCI = false
+
+    @Option(name: .customLong("max-connections"), help: "Most connections served at once; more get a 529 (default: 512).")
     public var maxConnections: Int?
+
+    @Option(name: .customLong("cassette-dir"), help: "Where per-test cassettes NAME.sqlite live (default: the --cassette file's directory).")
     public var cassetteDirectory: String?
+
+    @Option(help: "A fault for every request, e.g. 'overloaded;retry_after_ms=10' (syntax of the tapedeck-fault header).")
     public var fault: String?
+
+    @Option(name: .customLong("fault-count"), help: "Apply --fault to the next N requests only.")
     public var faultCount: Int?
+
+    @Option(name: .customLong("fault-rate"), help: "Apply --fault to this fraction (0-1) of requests, picked by --fault-seed.")
     public var faultRate: Double?
+
+    @Option(name: .customLong("fault-seed"), help: "Seed for --fault-rate: the same seed picks the same requests (default: 0).")
     public var faultSeed: Int?
+
+    @Option(name: .customLong("admin-token"), help: "Bearer token the admin API (/_tapedeck/) requires; needed off loopback.")
     public var adminToken: String?
+
+    @Flag(name: .customLong("insecure-admin"), help: "Allow a non-loopback --host without --admin-token.")
     public var insecureAdmin = false
+
+    @Option(name: .customLong("journal-size"), help: "Requests per cassette kept by GET /_tapedeck/journal (default: 1000).")
     public var journalSize: Int?
+
+    @Option(name: .customLong("max-open-cassettes"), help: "Most per-test cassettes open at once; the least recently used is closed (default: 64).")
     public var maxOpenCassettes: Int?
+
+    @Option(name: .customLong("max-recording-bytes"), help: "Largest answer recorded; a longer one is passed through, not saved (default: 67108864).")
     public var maxRecordingBytes: Int?
+
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds in-flight requests get after SIGTERM/SIGINT; a second signal stops at once (default: 5).")
     public var shutdownGrace: Int?
+
+    @Option(name: .customLong("upstream-read-timeout"), help: "Seconds the upstream may stay silent mid-answer before a 504 (default: 600).")
     public var upstreamReadTimeout: Int?
+
+    @Option(
+        name: .customLong("log-level"), help: "trace | debug | info | notice | warning | error (default: info).",
+        transform: ServeOptions.logLevel)
+    public var logLevel: Logger.Level?
+
+    @Flag(name: .customLong("allow-upstream-in-ci"), help: "Allow record and auto modes when CI=true.")
+    public var allowUpstreamInCI = false
 
     public init() {}
 
@@ -55,12 +116,13 @@ public struct ServeOptions: Sendable {
             return environment[variable].map { $0.split(separator: ",").map { String($0).trimmed } } ?? []
         }
 
-        if let text = value(mode, "TAPEDECK_MODE") {
-            guard let parsed = TapedeckConfiguration.Mode(rawValue: text) else {
-                throw Problem(description: "Unknown mode '\(text)': use replay, record or auto.")
-            }
-            configuration.mode = parsed
+        // A variable is read with the flag's own words, so both say the same thing about a bad value.
+        func chosen<T>(_ flag: T?, _ variable: String, _ read: (String) throws -> T) throws(Problem) -> T? {
+            if let flag { return flag }
+            guard let text = environment[variable], !text.isEmpty else { return nil }
+            do { return try read(text) } catch { throw Problem(description: "\(error)") }
         }
+        configuration.mode = try chosen(mode, "TAPEDECK_MODE", Self.choice("mode", TapedeckConfiguration.Mode.self)) ?? configuration.mode
         configuration.cassettePath = value(cassette, "TAPEDECK_CASSETTE") ?? configuration.cassettePath
         configuration.upstream = value(upstream, "TAPEDECK_UPSTREAM") ?? configuration.upstream
         configuration.host = value(host, "TAPEDECK_HOST") ?? configuration.host
@@ -74,18 +136,9 @@ public struct ServeOptions: Sendable {
             throw Problem(description: "Port \(configuration.port) is out of range: use 0-65535 (0 picks a free port).")
         }
         configuration.onMiss = isCI ? .error : .synthesize
-        if let text = value(onMiss, "TAPEDECK_ON_MISS") {
-            guard let parsed = TapedeckConfiguration.OnMiss(rawValue: text) else {
-                throw Problem(description: "Unknown --on-miss '\(text)': use synthesize or error.")
-            }
-            configuration.onMiss = parsed
-        }
-        if let text = value(pace, "TAPEDECK_PACE") {
-            guard let parsed = TapedeckConfiguration.Pace(rawValue: text) else {
-                throw Problem(description: "Unknown --pace '\(text)': use instant or recorded.")
-            }
-            configuration.pace = parsed
-        }
+        configuration.onMiss = try chosen(onMiss, "TAPEDECK_ON_MISS", Self.choice("--on-miss", TapedeckConfiguration.OnMiss.self))
+            ?? configuration.onMiss
+        configuration.pace = try chosen(pace, "TAPEDECK_PACE", Self.choice("--pace", TapedeckConfiguration.Pace.self)) ?? configuration.pace
         if let speed {
             configuration.speed = speed
         } else if let text = environment["TAPEDECK_SPEED"], !text.isEmpty {
@@ -162,13 +215,7 @@ public struct ServeOptions: Sendable {
                     "Refusing --host \(configuration.host) without --admin-token: the admin API (/_tapedeck/) could reset, inspect and fault this server from the network. Pass --admin-token TOKEN (or TAPEDECK_ADMIN_TOKEN), or --insecure-admin if the network is yours."
             )
         }
-        if let text = value(logLevel, "TAPEDECK_LOG_LEVEL") {
-            guard let level = Logger.Level(rawValue: text.lowercased()) else {
-                throw Problem(
-                    description: "Unknown --log-level '\(text)': use trace, debug, info, notice, warning, error or critical.")
-            }
-            configuration.logLevel = level
-        }
+        configuration.logLevel = try chosen(logLevel, "TAPEDECK_LOG_LEVEL", Self.logLevel) ?? configuration.logLevel
         configuration.upstreamKey = environment["TAPEDECK_UPSTREAM_KEY"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["ANTHROPIC_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
 
@@ -184,6 +231,28 @@ public struct ServeOptions: Sendable {
 }
 
 extension ServeOptions {
+    /// Reads one of `T`'s values, refusing others with the words a person needs: `Unknown --pace 'slow': use
+    /// instant or recorded.` (`name` is how the value is called in that sentence).
+    static func choice<T: RawRepresentable & CaseIterable & SendableMetatype>(_ name: String, _ type: T.Type) -> @Sendable (String) throws -> T
+    where T.RawValue == String {
+        { text in
+            guard let value = T(rawValue: text) else {
+                let names = T.allCases.map(\.rawValue)
+                let listed = names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+                throw ValidationError("Unknown \(name) '\(text)': use \(listed).")
+            }
+            return value
+        }
+    }
+
+    /// A log level, in any case.
+    static func logLevel(_ text: String) throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ValidationError("Unknown --log-level '\(text)': use trace, debug, info, notice, warning, error or critical.")
+        }
+        return level
+    }
+
     /// Whether `host` only accepts connections from this machine.
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
