@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
+from test_fuzz import _nodes  # every (path, value) of a document; shared with the request fuzz
 
 from support import (
     MODEL,
@@ -1051,19 +1052,6 @@ def damage(path: Path, rng: random.Random, corpus: Optional[list] = None) -> lis
 
 IMPORT_VALUES: list = [4290, 1000, -1, 99, 150, 100, 204, 304, 600, 0, "200", 200.5, None, 1e308, 2**64, -(2**63) - 1,
                        True, [], {}, "", "\u00e9", "not a date", [["a"]], [[1, 2]], {"a": "b"}, 10**30]
-
-
-def _nodes(value: Any, path: tuple = ()) -> list[tuple]:
-    out = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out.append((path + (k,), v))
-            out.extend(_nodes(v, path + (k,)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out.append((path + (i,), v))
-            out.extend(_nodes(v, path + (i,)))
-    return out
 
 
 def damaged_export(lines: list[dict], rng: random.Random) -> tuple[list[dict], list[str]]:
