@@ -209,8 +209,7 @@ struct AdminController: Sendable {
 
     /// `{"fault": SPEC, "count": N}` or `{"fault": SPEC, "rate": R, "seed": S}`.
     static func faultPlan(_ request: Request) async throws -> FaultPlan {
-        let buffer = try await request.body.collect(upTo: 1 << 16)
-        let body = try RequestValidator.parseBody(Array(buffer.readableBytesView))
+        let body = try RequestValidator.parseBody(try await request.bodyBytes(upTo: 1 << 16))
         guard let spec = body["fault"]?.stringValue else { throw APIError.invalidRequest("fault: Field required") }
         var plan = FaultPlan(faults: try Faults(parsing: spec))
         if let count = body["count"] {

@@ -67,18 +67,7 @@ final class Dispatcher: Sendable {
         var raw: [UInt8] = []
         var body: JSONValue?
         if hasBody {
-            let buffer: ByteBuffer
-            do {
-                buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-            } catch is NIOTooManyBytesError {
-                throw APIError.requestTooLarge(limit: configuration.maxBodyBytes)
-            } catch let error as HTTPError where error.status == .contentTooLarge {
-                throw APIError.requestTooLarge(limit: configuration.maxBodyBytes)
-            } catch {
-                // A body cut short, or broken chunked framing: the client's fault, said as the API would.
-                throw APIError.invalidRequest("The request body could not be read: it ended early or its framing is malformed.")
-            }
-            raw = Array(buffer.readableBytesView)
+            raw = try await request.bodyBytes(upTo: configuration.maxBodyBytes)
             body = redactor.redact(.object(try RequestValidator.parseBody(raw)))
         }
         var path = request.uri.path

@@ -108,3 +108,17 @@ struct ClientConnectionTests {
         #expect(!client.isAwaitingUpstream)
     }
 }
+
+@Suite("Body limits")
+struct BodyLimitTests {
+    /// Each route's 413 names its own limit: the admin API's 64 KiB, not the messages route's 32 MiB.
+    @Test func theFaultsEndpointNamesItsOwnLimit() async throws {
+        try await withApp { client in
+            let big = "{\"fault\":\"" + String(repeating: "x", count: 70_000) + "\"}"
+            try await client.execute(uri: "/_tapedeck/faults", method: .post, headers: jsonHeaders, body: body(big)) { response in
+                #expect(response.status.code == 413)
+                #expect(response.body.json?["error"]?["message"]?.stringValue?.contains("(65536)") == true, "\(response.body.text)")
+            }
+        }
+    }
+}
