@@ -267,12 +267,10 @@ public final class CassetteStore: Sendable {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT occurrence, id FROM interaction WHERE fingerprint = ? ORDER BY occurrence", arguments: [fingerprint])
                 .map { row throws(DamagedRecording) in
-                    // Typed subscripts trap on a hand-edited column: read the stored values and check them.
-                    guard let id = row[1] as? Int64 else { throw DamagedRecording(id: nil, reason: "column id does not hold an integer") }
-                    guard let occurrence = (row[0] as? Int64).flatMap({ Int(exactly: $0) }) else {
-                        throw DamagedRecording(id: id, reason: "column occurrence does not hold an integer")
-                    }
-                    return (occurrence: occurrence, id: id)
+                    // Typed subscripts trap on a hand-edited column: read with the row reader's checks.
+                    let reader = InteractionRow(row)
+                    guard let id = reader.id else { throw reader.damaged("column id does not hold an integer") }
+                    return (occurrence: try reader.int("occurrence"), id: id)
                 }
         }
     }

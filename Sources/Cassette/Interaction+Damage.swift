@@ -26,8 +26,6 @@ extension Interaction {
     /// and beyond.
     public static let servableStatuses: ClosedRange<Int> = 200...599
 
-    /// The longest offset a recorded event may carry: a day, in milliseconds.
-    static let longestOffset = 86_400_000
 
     /// Whether a response with `status` carries no body (RFC 9110: 204 and 304; 1xx never reach here).
     public static func isBodyless(_ status: Int) -> Bool { status == 204 || status == 304 }
@@ -46,7 +44,7 @@ extension Interaction {
             guard event.byteEnd >= previousEnd, event.byteEnd <= responseBody.count else {
                 return "event \(i) ends at byte \(event.byteEnd), outside the recorded stream (\(responseBody.count) bytes)"
             }
-            guard (0...Self.longestOffset).contains(event.offsetMilliseconds) else {
+            guard (0...Limits.longestWaitMilliseconds).contains(event.offsetMilliseconds) else {
                 return "event \(i) has an offset of \(event.offsetMilliseconds) ms"
             }
             previousEnd = event.byteEnd
@@ -55,11 +53,15 @@ extension Interaction {
         // carries JSON, and the stream ended (`message_stop`, or an `error` event).
         guard path.hasSuffix("/messages"), status == 200, !isFixture else { return nil }
         if let problem = Self.rawStreamProblem(responseBody) { return problem }
+        if let problem = parseProblem { return problem }
+        return Self.streamProblem(events.map { SSEEvent(name: $0.name, data: $0.data) })
+    }
+
+    /// Why a stream's raw bytes and its stored events disagree, or `nil` when the bytes parse into exactly them.
+    public var parseProblem: String? {
         let parsed = SSEParser.parse(responseBody)
-        guard parsed == events.map({ SSEEvent(name: $0.name, data: $0.data) }) else {
-            return "its raw stream does not parse into its stored events (\(parsed.count) vs \(events.count))"
-        }
-        return Self.streamProblem(parsed)
+        guard parsed != events.map({ SSEEvent(name: $0.name, data: $0.data) }) else { return nil }
+        return "its raw stream does not parse into its stored events (\(parsed.count) vs \(events.count))"
     }
 
     /// Why raw bytes are not an event stream the API could have sent: not UTF-8, or a line that is none of

@@ -83,7 +83,10 @@ public struct Interaction: Sendable, Equatable {
     }
 
     /// The request body parsed, when it is JSON.
-    public var requestJSON: JSONValue? { requestBody.isEmpty ? nil : try? JSONParser.parse(requestBody) }
+    public var requestJSON: JSONValue? { Self.json(requestBody) }
+
+    /// A request body parsed, when it is JSON (`nil` for an empty or non-JSON body).
+    public static func json(_ body: [UInt8]) -> JSONValue? { body.isEmpty ? nil : try? JSONParser.parse(body) }
 
     /// The first value of a response header (names compare case-insensitively).
     public func responseHeader(_ name: String) -> String? {

@@ -141,7 +141,7 @@ public enum InteractionCodec {
         } else {
             requestBody = []
         }
-        let requestJSON = requestBody.isEmpty ? nil : try? JSONParser.parse(requestBody)
+        let requestJSON = Interaction.json(requestBody)
         let matcher = object["match"]
         if let matcher { try Fixture.validate(matcher, line: line) }
 

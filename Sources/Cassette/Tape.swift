@@ -165,20 +165,18 @@ public final class Tape: Sendable {
         let mineBytes = JSONWriter.canonicalBytes(mine)
         // The closest recording differs in the fewest places; among equals, the longest shared canonical prefix.
         let closest = try await store().closestRequest(method: method, path: path) { requestBody in
-            let theirs = Self.requestJSON(requestBody)?.removing(ignoring) ?? .null
+            let theirs = Interaction.json(requestBody)?.removing(ignoring) ?? .null
             let shared = zip(mineBytes, JSONWriter.canonicalBytes(theirs)).prefix { $0 == $1 }.count
             return MissScore(differences: theirs.differenceCount(from: mine), shared: shared)
         }
         guard let closest else { return miss }
         miss.closestID = closest.id
-        let theirs = Self.requestJSON(closest.body)?.removing(ignoring) ?? .null
+        let theirs = Interaction.json(closest.body)?.removing(ignoring) ?? .null
         if let difference = theirs.firstDifference(from: mine) {
             (miss.path, miss.expected, miss.got) = (difference.path, difference.mine, difference.theirs)
         }
         return miss
     }
-
-    static func requestJSON(_ bytes: [UInt8]) -> JSONValue? { bytes.isEmpty ? nil : try? JSONParser.parse(bytes) }
 
     /// How far a recording is from a missed request: fewer differences first, then a longer shared prefix.
     struct MissScore: Comparable, Sendable {

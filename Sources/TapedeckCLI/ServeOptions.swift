@@ -153,7 +153,7 @@ public struct ServeOptions: ParsableArguments, Sendable {
         configuration.redactPatterns = redactPatterns.isEmpty
             ? environment["TAPEDECK_REDACT"].map { [$0] } ?? [] : redactPatterns
         // Durations are capped at a day: NIO's time amounts trap on overflow, and no timeout needs longer.
-        let day = 86_400
+        let day = Limits.longestWaitSeconds
         func integer(
             _ flag: Int?, _ variable: String, _ name: String, atLeast minimum: Int, atMost maximum: Int = .max, unit: String = ""
         ) throws(Problem) -> Int? {

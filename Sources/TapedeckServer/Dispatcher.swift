@@ -116,7 +116,7 @@ final class Dispatcher: Sendable {
         if let error = faults.error {
             let retryAfter = Double(error.retryAfter ?? "") ?? (Double(error.retryAfterMilliseconds ?? "") ?? 1000) / 1000
             // The only wall-clock value Tapedeck sends: a reset time clients may compute a wait from.
-            let reset = Date(timeIntervalSinceNow: min(max(1, retryAfter.rounded(.up)), 86_400))
+            let reset = Date(timeIntervalSinceNow: min(max(1, retryAfter.rounded(.up)), Double(Limits.longestWaitSeconds)))
                 .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
             return error.apiError(resetAt: reset)
         }

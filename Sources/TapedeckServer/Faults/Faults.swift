@@ -159,7 +159,7 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
 
         mutating func count(_ name: String) throws(APIError) -> Int? {
             guard let text = take(name) else { return nil }
-            guard let value = Int(text), value >= 0, value <= 86_400_000 else {
+            guard let value = Int(text), value >= 0, value <= Limits.longestWaitMilliseconds else {
                 throw Faults.problem("\(label(name)) must be a whole number ≥ 0, not '\(text)'")
             }
             return value
