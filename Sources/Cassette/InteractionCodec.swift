@@ -185,9 +185,9 @@ public enum InteractionCodec {
             isFixture = true
         } else if let error = response["error"] {
             guard let type = error["type"]?.stringValue else { throw fail("response.error.type: missing") }
-            if response["status"] == nil { status = APIError.status(forType: type) }
+            if response["status"] == nil { status = APIError.Code(type).status }
             let text = error["message"]?.stringValue ?? type
-            responseBody = JSONWriter.bytes(APIError(status: status, type: type, message: text).body(requestID: Identifier.make(prefix: Identifier.request, seed: Array(text.utf8))))
+            responseBody = JSONWriter.bytes(APIError(status: status, type: .init(type), message: text).body(requestID: Identifier.requestID(seed: Array(text.utf8))))
             if let retry = response["retry_after"] { headers.append(HeaderPair("retry-after", retry.stringValue ?? retry.description)) }
         } else {
             throw fail("response: needs one of body, body_raw, stream, message or error")

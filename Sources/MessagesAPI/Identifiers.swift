@@ -22,6 +22,12 @@ public enum Identifier {
         return out
     }
 
+    /// The `request-id` of an answer Tapedeck makes itself (synthesized, completed from a fixture, an error): derived
+    /// from what identifies the answer, so the same answer carries the same id on every run and machine.
+    public static func requestID(seed: [UInt8]) -> String {
+        make(prefix: request, seed: seed, label: "request")
+    }
+
     /// Whether `id` has the API's shape for `prefix`.
     public static func isWellFormed(_ id: String, prefix: String) -> Bool {
         guard id.hasPrefix(prefix + "01") else { return false }

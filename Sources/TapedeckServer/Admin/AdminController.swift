@@ -8,43 +8,43 @@ import NIOCore
 /// Tapedeck's own endpoints under `/_tapedeck/`: health, reset, interactions, journal, misses, faults and the
 /// inspector. Admin calls pick a cassette with `?cassette=NAME` or the `tapedeck-cassette` header.
 struct AdminController: Sendable {
-    let dispatcher: Dispatcher
+    let pipeline: Pipeline
     let startedAt = ContinuousClock.now
 
     func addRoutes(to router: Router<TapedeckRequestContext>) {
         // Health stays open even with --admin-token: container health checks and load balancers call it bare.
-        router.get("/_tapedeck/health") { _, _ in try await health() }
-        let admin = router.group("/_tapedeck").add(middleware: AdminTokenMiddleware(token: dispatcher.configuration.adminToken))
-        admin.post("reset") { request, _ in
+        router.on(.health, .get) { _, _ in try await health() }
+        let admin = router.group().add(middleware: AdminTokenMiddleware(token: pipeline.configuration.adminToken))
+        admin.on(.reset, .post) { request, _ in
             let name = try Self.cassetteName(request)
             if let name {
-                try dispatcher.shelf.rewind(named: name == Shelf.defaultName ? nil : name)
+                try pipeline.shelf.rewind(named: name == Shelf.defaultName ? nil : name)
             } else {
-                dispatcher.shelf.rewindAll()
+                pipeline.shelf.rewindAll()
             }
-            dispatcher.journal.clear(cassette: name)
+            pipeline.journal.clear(cassette: name)
             return Self.json(["status": "reset", "cassette": name.map(JSONValue.string) ?? "all"])
         }
-        admin.get("interactions") { request, _ in try await interactions(request) }
-        admin.get("interactions/{id}") { request, context in
+        admin.on(.interactions, .get) { request, _ in try await interactions(request) }
+        admin.on(.interaction, .get) { request, context in
             Self.json(try await interaction(request, id: context.parameters.get("id")).detailJSON)
         }
-        admin.get("journal") { request, _ in
+        admin.on(.journal, .get) { request, _ in
             let (name, limit) = (try Self.cassetteName(request) ?? Shelf.defaultName, try Self.limit(request, default: 100))
-            let entries = dispatcher.journal.entries(cassette: name, limit: limit)
+            let entries = pipeline.journal.entries(cassette: name, limit: limit)
             return Self.json(["cassette": .string(name), "data": .array(entries.map(\.json))])
         }
-        admin.get("misses") { request, _ in try await misses(request) }
-        admin.get("faults") { _, _ in Self.json(dispatcher.faults.json) }
-        admin.post("faults") { request, _ in
-            dispatcher.faults.set(try await Self.faultPlan(request))
-            return Self.json(dispatcher.faults.json)
+        admin.on(.misses, .get) { request, _ in try await misses(request) }
+        admin.on(.faults, .get) { _, _ in Self.json(pipeline.faults.json) }
+        admin.on(.faults, .post) { request, _ in
+            pipeline.faults.set(try await Self.faultPlan(request))
+            return Self.json(pipeline.faults.json)
         }
-        admin.delete("faults") { _, _ in
-            dispatcher.faults.set(nil)
-            return Self.json(dispatcher.faults.json)
+        admin.on(.faults, .delete) { _, _ in
+            pipeline.faults.set(nil)
+            return Self.json(pipeline.faults.json)
         }
-        admin.get("ui") { request, _ in
+        admin.on(.inspector, .get) { request, _ in
             let tape = try await tape(for: request)
             let query = try Self.interactionQuery(request)
             let (rows, hasMore) = tape.isPresent ? try await tape.store().interactions(matching: query) : ([], false)
@@ -53,20 +53,20 @@ struct AdminController: Sendable {
                 title: "Interactions", context: context, active: "Interactions",
                 body: Inspector.interactions(rows, hasMore: hasMore, query: query, context: context)))
         }
-        admin.get("ui/interactions/{id}") { request, context in
+        admin.on(.inspectorInteraction, .get) { request, context in
             let interaction = try await interaction(request, id: context.parameters.get("id"))
             let inspector = Self.inspectorContext(request)
             return Self.html(Inspector.page(
                 title: "Interaction \(interaction.id ?? 0)", context: inspector, active: "",
                 body: Inspector.interaction(interaction, context: inspector)))
         }
-        admin.get("ui/journal") { request, _ in
+        admin.on(.inspectorJournal, .get) { request, _ in
             _ = try Self.cassetteName(request)
             let context = Self.inspectorContext(request)
-            let entries = dispatcher.journal.entries(cassette: context.cassette ?? Shelf.defaultName, limit: try Self.limit(request, default: 200))
+            let entries = pipeline.journal.entries(cassette: context.cassette ?? Shelf.defaultName, limit: try Self.limit(request, default: 200))
             return Self.html(Inspector.page(title: "Journal", context: context, active: "Journal", body: Inspector.journal(entries, context: context)))
         }
-        admin.get("ui/misses") { request, _ in
+        admin.on(.inspectorMisses, .get) { request, _ in
             let context = Self.inspectorContext(request)
             let misses = try await missesJSON(request)
             return Self.html(Inspector.page(title: "Misses", context: context, active: "Misses", body: Inspector.misses(misses, context: context)))
@@ -93,18 +93,18 @@ struct AdminController: Sendable {
     }
 
     func health() async throws -> Response {
-        let configuration = dispatcher.configuration
+        let configuration = pipeline.configuration
         let elapsed = ContinuousClock.now - startedAt
         var cassettes: [JSONValue] = []
-        for (name, tape) in await dispatcher.shelf.openTapes() {
+        for (name, tape) in await pipeline.shelf.openTapes() {
             cassettes.append(["name": .string(name), "path": .string(tape.path), "interactions": .int(tape.count)])
         }
         return Self.json([
             "status": "ok",
             "mode": .string(configuration.mode.rawValue),
             "cassette": .string(configuration.cassettePath),
-            "cassette_dir": .string(dispatcher.shelf.directory),
-            "interactions": .int(dispatcher.shelf.defaultTape.count),
+            "cassette_dir": .string(pipeline.shelf.directory),
+            "interactions": .int(pipeline.shelf.defaultTape.count),
             "cassettes": .array(cassettes),
             "on_miss": .string(configuration.onMiss.rawValue),
             "uptime_s": .int(Int(elapsed.components.seconds)),
@@ -151,7 +151,7 @@ struct AdminController: Sendable {
         let name = try Self.cassetteName(request) ?? Shelf.defaultName
         let tape = try await tape(for: request)
         var data: [JSONValue] = []
-        for miss in dispatcher.journal.misses(cassette: name, limit: try Self.limit(request, default: 100)) {
+        for miss in pipeline.journal.misses(cassette: name, limit: try Self.limit(request, default: 100)) {
             var object: JSONObject = [
                 "seq": .int(miss.seq),
                 "method": .string(miss.method),
@@ -161,7 +161,7 @@ struct AdminController: Sendable {
                 "answered": .string(miss.answered),
             ]
             let explained = try await tape.explainMiss(
-                method: miss.method, path: miss.path, body: miss.body, ignoring: dispatcher.configuration.ignoredPaths)
+                method: miss.method, path: miss.path, body: miss.body, ignoring: pipeline.configuration.ignoredPaths)
             object["closest_id"] = explained.closestID.map { .int(Int($0)) } ?? .null
             object["diff"] = explained.path.map { path in
                 ["path": .string(path.description), "expected": explained.expected ?? .null, "got": explained.got ?? .null,
@@ -177,29 +177,19 @@ struct AdminController: Sendable {
     /// The cassette an admin call looks at, never created by looking.
     func tape(for request: Request) async throws -> Tape {
         let name = try Self.cassetteName(request)
-        return try await dispatcher.shelf.existingTape(named: name == Shelf.defaultName ? nil : name)
+        return try await pipeline.shelf.existingTape(named: name == Shelf.defaultName ? nil : name)
     }
 
     /// `?cassette=NAME`, else the `tapedeck-cassette` header; `nil` when neither is given. A name other than
     /// `default` must be a valid cassette name.
     static func cassetteName(_ request: Request) throws -> String? {
         let name = query(request)["cassette"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? request.headers[Dispatcher.cassetteHeader].flatMap { $0.isEmpty ? nil : $0 }
+            ?? request.headers[RequestReader.cassetteHeader].flatMap { $0.isEmpty ? nil : $0 }
         if let name, name != Shelf.defaultName { try Shelf.validate(name) }
         return name
     }
 
-    /// The query string as a form sends it: `+` is a space, then `%XX` escapes are decoded.
-    static func query(_ request: Request) -> [String: String] {
-        var result: [String: String] = [:]
-        for pair in (request.uri.query ?? "").split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) -> String { String(text).replacing("+", with: " ").removingPercentEncoding }
-            let key = decode(parts[0])
-            if result[key] == nil { result[key] = parts.count > 1 ? decode(parts[1]) : "" }
-        }
-        return result
-    }
+    static func query(_ request: Request) -> [String: String] { QueryParameters.parse(request.uri.query) }
 
     static func limit(_ request: Request, default value: Int) throws(APIError) -> Int {
         guard let text = query(request)["limit"] else { return value }

@@ -1,28 +1,29 @@
-import Hummingbird
+import Cassette
 import MessagesAPI
 
-/// `GET /v1/models` (paginated like the API, `has_more` always present) and `GET /v1/models/{id}`: recorded
-/// answers when there are some, the catalog otherwise.
-struct ModelsController: Sendable {
-    let dispatcher: Dispatcher
-    var catalog: ModelCatalog { dispatcher.configuration.models }
+/// `GET /v1/models` (paginated like the API, `has_more` always present) and `GET /v1/models/{id}` from the
+/// model catalog, when nothing recorded answers them.
+struct CatalogSource: AnswerSource {
+    enum Lookup: Sendable {
+        /// A page of the list, from the query's `limit`, `after_id` and `before_id`.
+        case list
+        /// One model, by the id as the client meant it (`%2F` and friends decoded).
+        case retrieve(id: String)
+    }
 
-    func addRoutes(to router: Router<TapedeckRequestContext>) {
-        for prefix in apiPrefixes {
-            router.get("\(prefix)/v1/models") { request, context in
-                let exchange = try await dispatcher.exchange(for: request, context: context, hasBody: false)
-                return try await dispatcher.respond(to: exchange) { _ in try self.list(query: request.uri.queryParameters) }
-            }
-            router.get("\(prefix)/v1/models/{id}") { request, context in
-                let exchange = try await dispatcher.exchange(for: request, context: context, hasBody: false)
-                // The id as the client meant it: `%2F` and friends decoded, as they are in the message.
-                let id = (context.parameters.get("id") ?? "").removingPercentEncoding
-                return try await dispatcher.respond(to: exchange) { _ in try self.retrieve(id: id) }
-            }
+    let lookup: Lookup
+    let catalog: ModelCatalog
+
+    var kind: SourceKind { .catalog }
+
+    func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
+        switch lookup {
+        case .list: try list(query: QueryParameters.parse(request.query))
+        case .retrieve(let id): try retrieve(id: id)
         }
     }
 
-    func list(query: Parameters) throws(APIError) -> Answer {
+    func list(query: [String: String]) throws(APIError) -> Answer {
         var limit = 20
         if let text = query["limit"] {
             guard let n = Int(text), (1...1000).contains(n) else {
@@ -31,10 +32,10 @@ struct ModelsController: Sendable {
             limit = n
         }
         var models = catalog.models
-        if let after = query["after_id"].map(String.init) {
+        if let after = query["after_id"] {
             guard let i = models.firstIndex(where: { $0.id == after }) else { throw .invalidRequest("after_id: unknown model id '\(after)'") }
             models = Array(models[(i + 1)...])
-        } else if let before = query["before_id"].map(String.init) {
+        } else if let before = query["before_id"] {
             guard let i = models.firstIndex(where: { $0.id == before }) else { throw .invalidRequest("before_id: unknown model id '\(before)'") }
             models = Array(models[max(0, i - limit)..<i])
         }
@@ -54,13 +55,6 @@ struct ModelsController: Sendable {
     }
 
     static func answer(_ json: JSONValue, label: String) -> Answer {
-        Answer(
-            headers: [
-                ("request-id", Identifier.make(prefix: Identifier.request, seed: Array(label.utf8), label: "request")),
-                ("anthropic-organization-id", MessagesController.organizationID),
-            ],
-            body: .json(JSONWriter.bytes(json)),
-            source: .synthesized
-        )
+        Answer(headers: HeaderPolicy.made(seed: Array(label.utf8)), body: .json(JSONWriter.bytes(json)), source: .synthesized)
     }
 }

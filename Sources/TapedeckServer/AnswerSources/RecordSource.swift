@@ -8,30 +8,14 @@ import MessagesAPI
 import NIOCore
 import NIOHTTP1
 
-/// A request on its way to the upstream, with what the cassette will keep of it.
-struct ForwardedRequest: Sendable {
-    var method: String
-    var path: String
-    var query: String?
-    var headers: [(String, String)]
-    /// The body exactly as the client sent it: this is what the upstream gets.
-    var body: [UInt8]
-    /// The body as stored: redacted when patterns are configured.
-    var storedBody: [UInt8]
-    var fingerprint: Fingerprint
-    var occurrence: Int
-    var model: String?
-    /// Completes when the client's connection closes: the upstream call is cancelled then, not left running.
-    var clientClosed: ClientConnection
-}
-
 /// Forwards requests to the upstream and records the answers: bytes reach the client as they arrive, unchanged,
 /// while a copy is parsed into events for the cassette.
 ///
 /// A recording is committed before the client gets the end of the answer (the whole body for JSON, the
 /// terminal `message_stop` or `error` event for streams), so a completed response means a saved recording.
 /// A client that hangs up, or an upstream that breaks off, leaves nothing in the cassette.
-final class RecordProxy: Sendable {
+final class RecordSource: AnswerSource {
+    var kind: SourceKind { .record }
     let client: HTTPClient
     let upstream: String
     let redactor: Redactor
@@ -39,17 +23,6 @@ final class RecordProxy: Sendable {
     /// Largest answer saved; a longer one is passed through and not saved (`--max-recording-bytes`).
     let maxRecordingBytes: Int
     let logger: Logger
-
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host",
-        "content-length", "accept-encoding", "content-encoding",
-    ]
-    /// Response headers worth keeping: what SDKs read, and what replays must reproduce.
-    static func isStoredResponseHeader(_ lower: String) -> Bool {
-        ["request-id", "retry-after", "retry-after-ms", "x-should-retry", "content-type", "cache-control",
-            "anthropic-organization-id", "anthropic-workspace-id"].contains(lower)
-            || lower.hasPrefix("anthropic-ratelimit-")
-    }
 
     init(client: HTTPClient, upstream: String, redactor: Redactor, upstreamKey: String?, maxRecordingBytes: Int, logger: Logger) {
         self.client = client
@@ -62,29 +35,31 @@ final class RecordProxy: Sendable {
         self.logger = logger
     }
 
-    /// Forwards `forwarded` and records the answer in `tape`.
-    func forward(_ forwarded: ForwardedRequest, to tape: Tape) async throws -> Response {
+    /// Forwards `forwarded` and records the answer in `tape`; always answers (an unreachable upstream is a 502).
+    func answer(_ forwarded: IncomingRequest, tape: Tape) async throws -> Answer? {
         var request = HTTPClientRequest(url: upstream + forwarded.path + (forwarded.query.map { "?" + $0 } ?? ""))
         request.method = HTTPMethod(rawValue: forwarded.method)
         var hasAuth = false
         var storedRequestHeaders: [HeaderPair] = []
         for (name, value) in forwarded.headers {
             let lower = name.lowercased()
-            if Self.hopByHop.contains(lower) || lower.hasPrefix("tapedeck-") { continue }
-            if lower == "authorization" || lower == "x-api-key" { hasAuth = true }
+            guard HeaderPolicy.isForwarded(requestHeader: lower) else { continue }
+            if HeaderPolicy.isCredential(lower) { hasAuth = true }
             request.headers.add(name: name, value: value)
             if !redactor.isSecret(header: lower) { storedRequestHeaders.append(HeaderPair(lower, value)) }
         }
         if !hasAuth, let upstreamKey { request.headers.add(name: "x-api-key", value: upstreamKey) }
         // Uncompressed, so the bytes can be parsed on the way through and stored as the client gets them.
         request.headers.replaceOrAdd(name: "accept-encoding", value: "identity")
-        if !forwarded.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: forwarded.body)) }
+        if !forwarded.rawBody.isEmpty { request.body = .bytes(ByteBuffer(bytes: forwarded.rawBody)) }
+        // What the cassette keeps of the body: redacted when patterns are configured.
+        let storedBody = redactor.isEmpty ? forwarded.rawBody : forwarded.body.map(JSONWriter.bytes) ?? []
 
         let start = ContinuousClock.now
         let response: HTTPClientResponse
         do {
             let (client, logger, request) = (client, logger, request)
-            response = try await forwarded.clientClosed.cancellingOnClose {
+            response = try await forwarded.client.cancellingOnClose {
                 try await client.execute(request, timeout: .hours(24), logger: logger)
             }
         } catch let stop as ClientConnection.Closed {
@@ -96,42 +71,42 @@ final class RecordProxy: Sendable {
         }
 
         let status = Int(response.status.code)
-        var clientHeaders = HTTPFields()
+        var clientHeaders: [(String, String)] = []
         var storedHeaders: [HeaderPair] = []
         for header in response.headers {
             let lower = header.name.lowercased()
-            if Self.hopByHop.contains(lower) { continue }
-            if let name = HTTPField.Name(header.name) { clientHeaders.append(HTTPField(name: name, value: header.value)) }
-            if Self.isStoredResponseHeader(lower) { storedHeaders.append(HeaderPair(lower, header.value)) }
+            if HeaderPolicy.hopByHop.contains(lower) { continue }
+            clientHeaders.append((header.name, header.value))
+            if HeaderPolicy.isStored(responseHeader: lower) { storedHeaders.append(HeaderPair(lower, header.value)) }
         }
-        clientHeaders[.tapedeckSource] = "proxied"
+        func relayed(_ body: ResponseBody) -> Answer {
+            Answer(status: status, headers: clientHeaders, body: .relayed(body), source: .proxied)
+        }
         let isStream = response.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
 
         let template = Interaction(
             recordedAt: "", method: forwarded.method, path: forwarded.path, query: forwarded.query.map(redactor.redact(query:)),
             fingerprint: forwarded.fingerprint.hex, occurrence: forwarded.occurrence,
-            requestHeaders: storedRequestHeaders, requestBody: forwarded.storedBody, status: status,
+            requestHeaders: storedRequestHeaders, requestBody: storedBody, status: status,
             responseHeaders: storedHeaders, responseBody: [], isStream: isStream, events: [], message: nil,
             model: forwarded.model)
 
         guard Interaction.servableStatuses.contains(status) else {
             // Nothing Tapedeck could replay: pass it on, keep nothing.
             logger.warning("Not recorded: the upstream answered status \(status)", metadata: ["upstream": "\(upstream)"])
-            return Response(status: .init(code: status), headers: clientHeaders, body: Self.passThrough(response.body.makeAsyncIterator(), after: ByteBuffer(), unlessClosed: forwarded.clientClosed))
+            return relayed(Self.passThrough(response.body.makeAsyncIterator(), after: ByteBuffer(), unlessClosed: forwarded.client))
         }
         guard isStream else {
             var body = ByteBuffer()
             var iterator = response.body.makeAsyncIterator()
             do {
-                while let chunk = try await Self.next(&iterator, unlessClosed: forwarded.clientClosed) {
+                while let chunk = try await Self.next(&iterator, unlessClosed: forwarded.client) {
                     body.writeImmutableBuffer(chunk)
                     if body.readableBytes > maxRecordingBytes {
                         logger.warning(
                             "Not recorded: the answer is larger than --max-recording-bytes; passing it through",
                             metadata: ["limit": "\(maxRecordingBytes)", "path": "\(forwarded.path)"])
-                        return Response(
-                            status: .init(code: status), headers: clientHeaders,
-                            body: Self.passThrough(iterator, after: body, unlessClosed: forwarded.clientClosed))
+                        return relayed(Self.passThrough(iterator, after: body, unlessClosed: forwarded.client))
                     }
                 }
             } catch let gone as ClientConnection.Closed {
@@ -142,17 +117,15 @@ final class RecordProxy: Sendable {
             var interaction = template
             interaction.responseBody = redactor.redact(bytes: Array(body.readableBytesView))
             try await save(interaction, to: tape)
-            return Response(status: .init(code: status), headers: clientHeaders, body: .init(byteBuffer: body))
+            return Answer(status: status, headers: clientHeaders, body: .json(Array(body.readableBytesView)), source: .proxied)
         }
 
         let logger = self.logger
         let upstream = self.upstream
         let limit = maxRecordingBytes
-        let clientClosed = forwarded.clientClosed
-        return Response(
-            status: .init(code: status),
-            headers: clientHeaders,
-            body: ResponseBody { writer in
+        let clientClosed = forwarded.client
+        return relayed(
+            ResponseBody { writer in
                 var recorder = StreamRecorder(limit: limit)
                 var iterator = response.body.makeAsyncIterator()
                 while true {
@@ -278,8 +251,8 @@ final class RecordProxy: Sendable {
         if let error = error as? HTTPClientError,
             [.connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout].contains(error)
         {
-            return APIError(status: 504, type: "api_error", message: "Upstream \(upstream) timed out: \(error)")
+            return APIError(status: 504, type: .api, message: "Upstream \(upstream) timed out: \(error)")
         }
-        return APIError(status: 502, type: "api_error", message: "Upstream \(upstream) could not be reached: \(error)")
+        return APIError(status: 502, type: .api, message: "Upstream \(upstream) could not be reached: \(error)")
     }
 }

@@ -1,24 +1,21 @@
 import Cassette
-import HTTPTypes
-import Hummingbird
 import MessagesAPI
-import NIOCore
-import Synchronization
 import Synthesis
 
-/// Answers a request from a recording, in the style the request asked for.
+/// Answers a request from a recording, in the style the request asked for; passes when nothing recorded matches.
 ///
 /// Same style: the recorded bytes, exactly. A streamed recording asked for as JSON: its assembled Message (or, if
 /// the stream died with an `error` event, that error with its HTTP status). A JSON recording asked for as a
 /// stream: events built from the Message with the API's grammar.
-final class Replayer: Sendable {
+final class ReplaySource: AnswerSource {
+    var kind: SourceKind { .replay }
     let pace: TapedeckConfiguration.Pace
     let speed: Double
     let catalog: ModelCatalog
     /// Same-style answers built once per recording: a replayed hit is then just a lookup. Keyed by cassette too:
     /// row ids repeat across per-test cassettes.
     /// Bounded by bytes, across cassettes: a closed cassette's answers age out like any other.
-    private let prepared = BoundedCache<PreparedKey, Response>(budget: Replayer.preparedBudget)
+    private let prepared = BoundedCache<PreparedKey, Answer>(budget: ReplaySource.preparedBudget)
 
     /// Bytes of prepared answers kept.
     static let preparedBudget = 64 * 1024 * 1024
@@ -36,44 +33,51 @@ final class Replayer: Sendable {
         self.catalog = catalog
     }
 
-    /// The response for a recording in the style it was recorded in, built on first use and then reused.
-    /// Paced streams are excluded: their bodies wait between events and are built per request.
-    func respond(_ interaction: Interaction, to exchange: Dispatcher.Exchange) -> Response {
-        let sameStyle = !interaction.isFixture && (interaction.isStream == exchange.wantsStream
-            || !interaction.path.hasSuffix("/messages") || interaction.status != 200 && !interaction.isStream)
-        guard sameStyle, !(interaction.isStream && pace == .recorded), let id = interaction.id else {
-            return answer(interaction, to: exchange).response()
-        }
-        let key = PreparedKey(cassette: exchange.tape.path, id: id)
-        if let response = prepared.value(for: key) { return response }
-        let response = answer(interaction, to: exchange).response()
-        prepared.set(response, for: key, cost: interaction.size)
-        return response
+    /// The recording for `request` (its fingerprint's next occurrence, else a loose fixture), answered in the
+    /// style the request asked for; `nil` when the cassette holds none.
+    func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
+        // Exact fingerprints win; hand-written loose fixtures answer only what nothing exact does.
+        guard let recording = try await tape.recording(for: request.fingerprint, occurrence: request.occurrence)
+            ?? tape.looseRecording(for: request.body)
+        else { return nil }
+        return answer(recording, to: request, cassette: tape.path)
     }
 
-    /// Response headers that only make sense for the recorded body's own form.
-    static let formHeaders: Set<String> = ["content-type", "cache-control", "content-length", "transfer-encoding"]
+    /// The answer for a recording. One in the style it was recorded in is built on first use and then reused;
+    /// paced streams are excluded: their bodies wait between events and are built per request.
+    func answer(_ interaction: Interaction, to request: IncomingRequest, cassette: String) -> Answer {
+        let sameStyle = !interaction.isFixture && (interaction.isStream == request.wantsStream
+            || !interaction.path.hasSuffix("/messages") || interaction.status != 200 && !interaction.isStream)
+        guard sameStyle, !(interaction.isStream && pace == .recorded), let id = interaction.id else {
+            return answer(interaction, to: request)
+        }
+        let key = PreparedKey(cassette: cassette, id: id)
+        if let answer = prepared.value(for: key) { return answer }
+        let answer = answer(interaction, to: request)
+        prepared.set(answer, for: key, cost: interaction.size)
+        return answer
+    }
 
-    func answer(_ interaction: Interaction, to exchange: Dispatcher.Exchange) -> Answer {
-        let wantsStream = exchange.wantsStream
-        let fingerprint = exchange.fingerprint
+    func answer(_ interaction: Interaction, to request: IncomingRequest) -> Answer {
+        let wantsStream = request.wantsStream
+        let fingerprint = request.fingerprint
         if interaction.isFixture, let partial = interaction.message {
-            let message = complete(partial, for: exchange)
-            let headers = interaction.responseHeaders.map { ($0.name, $0.value) }.filter { !Self.formHeaders.contains($0.0.lowercased()) }
-                + [("request-id", Identifier.make(prefix: Identifier.request, seed: fingerprint.bytes, label: "request"))]
+            let message = complete(partial, for: request)
+            let headers = HeaderPolicy.portable(interaction.responseHeaders.map { ($0.name, $0.value) })
+                + [("request-id", Identifier.requestID(seed: fingerprint.bytes))]
             if wantsStream {
                 return Answer(headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
             }
             return Answer(headers: headers, body: .json(JSONWriter.bytes(message)), source: .recorded)
         }
         let headers = interaction.responseHeaders.map { ($0.name, $0.value) }
-        var portable: [(String, String)] { headers.filter { !Self.formHeaders.contains($0.0.lowercased()) } }
+        var portable: [(String, String)] { HeaderPolicy.portable(headers) }
 
         if interaction.isStream && !wantsStream && interaction.path.hasSuffix("/messages") {
             let assembler = MessageAssembler.assemble(
                 interaction.events.map { SSEEvent(name: $0.name, data: $0.data) })
             if !assembler.isComplete, let error = assembler.error {
-                let status = APIError.status(forType: error["error"]?["type"]?.stringValue ?? "api_error")
+                let status = APIError.Code(error["error"]?["type"]?.stringValue ?? "api_error").status
                 return Answer(status: status, headers: portable, body: .json(JSONWriter.bytes(error)), source: .recorded)
             }
             if let message = interaction.message ?? assembler.assembled {
@@ -101,16 +105,16 @@ final class Replayer: Sendable {
 
     /// A hand-written partial Message made whole for this request: what the fixture gives wins; the id, model,
     /// usage and stop fields are derived the way synthesis derives them.
-    func complete(_ partial: JSONValue, for exchange: Dispatcher.Exchange) -> JSONValue {
+    func complete(_ partial: JSONValue, for request: IncomingRequest) -> JSONValue {
         let given = partial.objectValue ?? JSONObject()
-        let requestModel = exchange.body?["model"]?.stringValue ?? "claude-sonnet-4-5"
+        let requestModel = request.body?["model"]?.stringValue ?? "claude-sonnet-4-5"
         var content: [JSONValue] = []
         for (i, block) in (given["content"]?.arrayValue ?? []).enumerated() {
             guard case .object(var object) = block else { continue }
             if object["type"] == nil { object["type"] = "text" }
             if object["type"] == "tool_use" {
                 if object["id"] == nil {
-                    object["id"] = .string(Identifier.make(prefix: Identifier.toolUse, seed: exchange.fingerprint.bytes, label: "\(i)"))
+                    object["id"] = .string(Identifier.make(prefix: Identifier.toolUse, seed: request.fingerprint.bytes, label: "\(i)"))
                 }
                 if object["input"] == nil { object["input"] = .object(JSONObject()) }
             }
@@ -120,7 +124,7 @@ final class Replayer: Sendable {
             block["text"]?.stringValue ?? block["thinking"]?.stringValue ?? block["input"].map(JSONWriter.string) ?? ""
         }.joined()
         var inputTokens = 0
-        if let body = exchange.body?.objectValue,
+        if let body = request.body?.objectValue,
             let request = try? RequestValidator(catalog: catalog).validateShape(body, endpoint: .messages)
         {
             inputTokens = TokenEstimator.inputTokens(for: request)
@@ -133,7 +137,7 @@ final class Replayer: Sendable {
         for (key, value) in given["usage"]?.objectValue ?? JSONObject() { usage[key] = value }
         return [
             "model": given["model"] ?? .string(catalog.model(named: requestModel)?.id ?? requestModel),
-            "id": given["id"] ?? .string(Identifier.make(prefix: Identifier.message, seed: exchange.fingerprint.bytes)),
+            "id": given["id"] ?? .string(Identifier.make(prefix: Identifier.message, seed: request.fingerprint.bytes)),
             "type": "message",
             "role": "assistant",
             "content": .array(content),

@@ -6,36 +6,6 @@ import MessagesAPI
 import NIOCore
 import ServiceLifecycle
 
-/// API routes are served at the root and under `/cassettes/NAME`, which selects a per-test cassette for SDKs that
-/// can only change their base URL.
-let apiPrefixes = ["", "/cassettes/{cassette}"]
-
-/// The paths Tapedeck serves and the methods each accepts; other methods on them get a 405.
-let knownRoutes: [(path: String, methods: [HTTPRequest.Method])] = apiRoutes + adminRoutes
-
-private let apiRoutes: [(path: String, methods: [HTTPRequest.Method])] = apiPrefixes.flatMap { prefix in
-    [
-        (prefix + "/v1/messages", [HTTPRequest.Method.post]),
-        (prefix + "/v1/messages/count_tokens", [HTTPRequest.Method.post]),
-        (prefix + "/v1/models", [HTTPRequest.Method.get]),
-        (prefix + "/v1/models/{id}", [HTTPRequest.Method.get]),
-    ]
-}
-
-private let adminRoutes: [(path: String, methods: [HTTPRequest.Method])] = [
-    ("/_tapedeck/health", [.get]),
-    ("/_tapedeck/reset", [.post]),
-    ("/_tapedeck/interactions", [.get]),
-    ("/_tapedeck/interactions/{id}", [.get]),
-    ("/_tapedeck/journal", [.get]),
-    ("/_tapedeck/misses", [.get]),
-    ("/_tapedeck/faults", [.get, .post, .delete]),
-    ("/_tapedeck/ui", [.get]),
-    ("/_tapedeck/ui/interactions/{id}", [.get]),
-    ("/_tapedeck/ui/journal", [.get]),
-    ("/_tapedeck/ui/misses", [.get]),
-]
-
 /// Builds the Tapedeck application. Both `tapedeck serve` and the tests call this.
 /// - Parameters:
 ///   - configuration: What to serve and how.
@@ -49,18 +19,18 @@ public func buildApplication(
     do {
         redactor = try Redactor(patterns: configuration.redactPatterns, headers: configuration.redactHeaders)
     } catch {
-        throw ConfigurationError(description: error.description)
+        throw ConfigurationError(.invalidRedactPattern, error.description)
     }
     let tape: Tape
     do {
         // Replay never creates a file: an absent cassette is an empty one.
         tape = try await Tape(path: configuration.cassettePath, create: configuration.mode != .replay)
     } catch let error as CassetteStore.StoreError {
-        throw ConfigurationError(description: error.description)
+        throw ConfigurationError(.unusableCassette, error.description)
     }
 
     var services: [any Service] = []
-    var proxy: RecordProxy?
+    var record: RecordSource?
     if configuration.mode != .replay {
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.timeout = .init(
@@ -75,15 +45,17 @@ public func buildApplication(
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         services.append(HTTPClientService(client: client))
-        proxy = RecordProxy(
+        record = RecordSource(
             client: client, upstream: configuration.upstream, redactor: redactor,
             upstreamKey: configuration.upstreamKey, maxRecordingBytes: configuration.maxRecordingBytes, logger: logger)
     }
     let shelf = Shelf(
         defaultTape: tape, directory: configuration.resolvedCassetteDirectory, create: configuration.mode != .replay,
         capacity: configuration.maxOpenCassettes)
-    let dispatcher = Dispatcher(configuration: configuration, shelf: shelf, proxy: proxy, redactor: redactor)
-    let router = buildRouter(dispatcher: dispatcher)
+    let pipeline = Pipeline(configuration: configuration, shelf: shelf, record: record)
+    let reader = RequestReader(
+        maxBodyBytes: configuration.maxBodyBytes, redactor: redactor, ignoredPaths: configuration.ignoredPaths)
+    let router = buildRouter(reader: reader, pipeline: pipeline)
     let startupLine = configuration.startupLine
     let limiter = ConnectionLimiter(limit: configuration.maxConnections)
     return Application(
@@ -103,21 +75,13 @@ public func buildApplication(
     )
 }
 
-func buildRouter(dispatcher: Dispatcher) -> Router<TapedeckRequestContext> {
+func buildRouter(reader: RequestReader, pipeline: Pipeline) -> Router<TapedeckRequestContext> {
     let router = Router(context: TapedeckRequestContext.self)
-    router.add(middleware: RequestLogMiddleware(journal: dispatcher.journal))
+    router.add(middleware: RequestLogMiddleware(journal: pipeline.journal))
     router.add(middleware: ErrorEnvelopeMiddleware())
-    MessagesController(dispatcher: dispatcher).addRoutes(to: router)
-    ModelsController(dispatcher: dispatcher).addRoutes(to: router)
-    AdminController(dispatcher: dispatcher).addRoutes(to: router)
-    let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options]
-    for route in knownRoutes {
-        for method in allMethods where !route.methods.contains(method) {
-            router.on(RouterPath(route.path), method: method) { request, _ -> Response in
-                throw APIError.methodNotAllowed(request.method.rawValue, path: request.uri.path)
-            }
-        }
-    }
+    APIRoutes(reader: reader, pipeline: pipeline).add(to: router)
+    AdminController(pipeline: pipeline).addRoutes(to: router)
+    router.refuseOtherMethods()
     return router
 }
 
@@ -139,7 +103,20 @@ struct HTTPClientService: Service {
 
 /// A configuration Tapedeck cannot serve, said the way a person can act on.
 public struct ConfigurationError: Error, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        /// A `--redact` pattern is not a valid regular expression.
+        case invalidRedactPattern
+        /// The `--cassette` file cannot be opened or is not a cassette.
+        case unusableCassette
+    }
+
+    public let code: Code
     public let description: String
+
+    init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
 }
 
 extension TapedeckConfiguration {

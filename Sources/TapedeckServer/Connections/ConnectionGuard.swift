@@ -132,7 +132,7 @@ final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler
     /// Answers with `error` in the envelope, straight from the channel, and closes the connection.
     private func refuse(context: ChannelHandlerContext, with error: APIError) {
         refused = true
-        let requestID = Identifier.make(prefix: Identifier.request, seed: Array(error.message.utf8))
+        let requestID = error.requestID
         let body = JSONWriter.bytes(error.body(requestID: requestID))
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")

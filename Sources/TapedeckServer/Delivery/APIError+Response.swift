@@ -4,9 +4,9 @@ import MessagesAPI
 import NIOCore
 
 extension APIError {
-    /// The envelope response with a request id derived from the error itself, so it is the same on every run.
+    /// The envelope response: every error a client sees is sent through here (or, before HTTP parsing is done,
+    /// by `ConnectionGuard` with the same body).
     func makeResponse() -> Response {
-        let requestID = Identifier.make(prefix: Identifier.request, seed: Array("\(status) \(type) \(message)".utf8))
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.requestID] = requestID
@@ -25,5 +25,5 @@ extension APIError {
 extension HTTPField.Name {
     static let requestID = Self("request-id")!  // lint: allow a valid literal header name
     static let tapedeckSource = Self("tapedeck-source")!  // lint: allow a valid literal header name
-    static let organizationID = Self("anthropic-organization-id")!  // lint: allow a valid literal header name
+    static let tapedeckFault = Self("tapedeck-fault")!  // lint: allow a valid literal header name
 }

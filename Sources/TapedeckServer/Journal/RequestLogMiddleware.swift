@@ -1,5 +1,5 @@
 import Foundation
-public import Hummingbird
+import Hummingbird
 import HTTPTypes
 
 /// For every request: one log line (method, path, status, where the answer came from, milliseconds) and, for API
@@ -14,7 +14,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         let path = request.uri.path
-        let isAdmin = path.hasPrefix("/_tapedeck/")
+        let isAdmin = path.hasPrefix(Route.adminPrefix)
         let facts = context.trace.current
         let headerSource = response.headers[.tapedeckSource]
         let source = facts.source ?? (headerSource == "tapedeck" ? "error" : headerSource ?? (isAdmin ? "admin" : "error"))

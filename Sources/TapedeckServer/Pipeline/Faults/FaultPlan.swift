@@ -1,4 +1,4 @@
-public import MessagesAPI
+import MessagesAPI
 import Synchronization
 import Synthesis
 

@@ -110,7 +110,7 @@ struct FaultWriter: ResponseBodyWriter {
         try await firstByteDelay()
         switch faults.breakOff {
         case .midstreamError(let after, let type, let message)? where events == after:
-            let error = APIError(status: APIError.status(forType: type), type: type, message: message)
+            let error = APIError(.init(type), message: message)
             try await base.write(ByteBuffer(bytes: error.streamEvent.bytes))
             ending = .finished
             return

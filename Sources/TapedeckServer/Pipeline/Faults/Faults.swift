@@ -204,7 +204,7 @@ extension Faults.ErrorAnswer {
                 headers.append(("anthropic-ratelimit-\(name)-reset", reset))
             }
         }
-        return APIError(status: status, type: type, message: message, headers: headers)
+        return APIError(status: status, type: .init(type), message: message, headers: headers)
     }
 }
 
@@ -219,21 +219,4 @@ extension Substring {
 
 extension String {
     var trimmingSpaces: String { Substring(self).trimmingSpaces }
-
-    /// `%XX` sequences decoded as UTF-8; anything malformed is kept as written.
-    var removingPercentEncoding: String {
-        var bytes: [UInt8] = []
-        var utf8 = Array(self.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "%"), utf8.count >= 2,
-                let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }

@@ -1,0 +1,68 @@
+import Cassette
+import HTTPTypes
+public import Hummingbird
+import MessagesAPI
+import NIOCore
+
+extension Answer {
+    /// The HTTP response for this answer: the one place an answer becomes HTTP. Streams are written event by
+    /// event, so a client sees each one as it is sent; faults break or pace the body on the way out.
+    public func response() -> Response {
+        var fields = HTTPFields()
+        for (name, value) in headers where !HeaderPolicy.hopByHop.contains(name.lowercased()) {
+            if let field = HTTPField.Name(name) { fields.append(HTTPField(name: field, value: value)) }
+        }
+        fields[.tapedeckSource] = source.rawValue
+        var response = Response(status: .init(code: status), headers: fields, body: .init())
+        if Interaction.isBodyless(status) {
+            // A body after a 204 or 304 would be read by a keep-alive client as the start of the next response.
+            response.headers[.contentType] = nil
+        } else {
+            response.body = responseBody(headers: &response.headers)
+        }
+        guard let faults else { return response }
+        response.headers[.tapedeckFault] = faults.description
+        return response.applying(faults)
+    }
+
+    private func responseBody(headers fields: inout HTTPFields) -> ResponseBody {
+        switch body {
+        case .json(let bytes):
+            // A relayed upstream answer keeps exactly the headers it came with.
+            if fields[.contentType] == nil && source != .proxied { fields[.contentType] = "application/json" }
+            return .init(byteBuffer: ByteBuffer(bytes: bytes))
+        case .events(let events):
+            fields[.contentType] = "text/event-stream; charset=utf-8"
+            fields[.cacheControl] = "no-cache"
+            return ResponseBody { writer in
+                for event in events {
+                    try await writer.write(ByteBuffer(bytes: event.bytes))
+                }
+                try await writer.finish(nil)
+            }
+        case .recordedStream(let bytes, let pacing):
+            if fields[.contentType] == nil { fields[.contentType] = "text/event-stream; charset=utf-8" }
+            guard let pacing else {
+                // One write, but through a body closure: streams go out chunked, as the API sends them.
+                return ResponseBody { writer in
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                    try await writer.finish(nil)
+                }
+            }
+            return ResponseBody { writer in
+                let start = ContinuousClock.now
+                var sent = 0
+                for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.count {
+                    let due = start + .clamped(milliseconds: Double(event.offsetMilliseconds) / pacing.speed)
+                    try await Task.sleep(until: due, clock: .continuous)
+                    try await writer.write(ByteBuffer(bytes: bytes[sent..<event.byteEnd]))
+                    sent = event.byteEnd
+                }
+                if sent < bytes.count { try await writer.write(ByteBuffer(bytes: bytes[sent...])) }
+                try await writer.finish(nil)
+            }
+        case .relayed(let body):
+            return body
+        }
+    }
+}

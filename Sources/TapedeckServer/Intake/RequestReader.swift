@@ -1,0 +1,44 @@
+import Cassette
+import HTTPTypes
+import Hummingbird
+import MessagesAPI
+
+/// Turns an HTTP request into the pipeline's `IncomingRequest`: the cassette it selects, its faults, its body
+/// read (within the limit), parsed, redacted and fingerprinted. The only place a Hummingbird request is read.
+struct RequestReader: Sendable {
+    let maxBodyBytes: Int
+    let redactor: Redactor
+    let ignoredPaths: [JSONPath]
+
+    static let cassetteHeader = HTTPField.Name("tapedeck-cassette")!  // lint: allow a valid literal header name
+    static let faultHeader = HTTPField.Name("tapedeck-fault")!  // lint: allow a valid literal header name
+
+    /// Reads `request`; `hasBody` is whether the route takes one (a GET's body is never read).
+    func read(_ request: Request, context: TapedeckRequestContext, hasBody: Bool) async throws -> IncomingRequest {
+        // The `/cassettes/NAME` prefix, else the `tapedeck-cassette` header, else the default cassette.
+        let name = context.parameters.get("cassette") ?? request.headers[Self.cassetteHeader]
+        if let name { try Shelf.validate(name) }
+        context.trace.update { $0.cassette = name ?? Shelf.defaultName }
+        let faults = try request.headers[Self.faultHeader].map { text throws(APIError) in try Faults(parsing: text) }
+        var raw: [UInt8] = []
+        var body: JSONValue?
+        if hasBody {
+            raw = try await request.bodyBytes(upTo: maxBodyBytes)
+            body = redactor.redact(.object(try RequestValidator.parseBody(raw)))
+        }
+        var path = request.uri.path
+        if let name, path.hasPrefix("/cassettes/") { path = String(path.dropFirst("/cassettes/".count + name.utf8.count)) }
+        let method = request.method.rawValue
+        let incoming = IncomingRequest(
+            method: method, path: path, query: request.uri.query.flatMap { $0.isEmpty ? nil : $0 },
+            headers: request.headers.map { ($0.name.rawName, $0.value) }, rawBody: raw, body: body,
+            fingerprint: Fingerprint(method: method, path: path, body: body, ignoring: ignoredPaths),
+            cassette: name, faults: faults, client: context.client, trace: context.trace)
+        context.trace.update {
+            $0.path = path
+            $0.fingerprint = incoming.fingerprint.hex
+            $0.stream = incoming.wantsStream
+        }
+        return incoming
+    }
+}

@@ -1,0 +1,35 @@
+import Cassette
+import MessagesAPI
+
+/// Something that answers a request: a recording, the upstream, the synthesizer, the model catalog.
+///
+/// Sources never decide *whether* they answer: the `Pipeline`'s policy does, from the mode, the cassette and the
+/// on-miss setting. A source only answers, or refuses as the real API would.
+protocol AnswerSource: Sendable {
+    /// Which source this is, for the policy and the `tapedeck-source` header.
+    var kind: SourceKind { get }
+
+    /// Refuses a request the real API would refuse, before the pipeline reports it as a miss: with
+    /// `--on-miss error`, an invalid request still gets the API's 400, not a 404.
+    func check(_ request: IncomingRequest) throws(APIError)
+
+    /// The answer to `request`, whose cassette is `tape`; `nil` when this source has nothing for it (no
+    /// recording matches), and the next source in the policy's plan is asked.
+    func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer?
+}
+
+/// The four kinds of answer source.
+enum SourceKind: String, Sendable, CaseIterable {
+    /// A recording in the cassette (exact fingerprint first, then hand-written loose fixtures).
+    case replay
+    /// The upstream, whose answer is relayed and saved.
+    case record
+    /// A deterministic stand-in for an answer nothing recorded: obeys `--on-miss`, and is noted as a miss.
+    case synthesis
+    /// Tapedeck's own reference data (the model catalog): always answers, and is no miss.
+    case catalog
+}
+
+extension AnswerSource {
+    func check(_ request: IncomingRequest) throws(APIError) {}
+}

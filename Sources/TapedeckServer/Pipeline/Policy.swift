@@ -1,0 +1,58 @@
+/// The whole of Tapedeck's answering policy, as pure functions: the only place that reads the mode, `--on-miss`
+/// and the fault kinds to decide which source answers. `Pipeline` carries the plan out.
+enum Policy {
+    typealias Mode = TapedeckConfiguration.Mode
+    typealias OnMiss = TapedeckConfiguration.OnMiss
+
+    /// One step of a plan: ask a source, or refuse as a miss.
+    enum Step: Equatable, Sendable {
+        /// Ask the source; if it has nothing (no recording), go on to the next step.
+        case ask(SourceKind)
+        /// Nothing recorded answers and `--on-miss error` is set: a 404 naming the closest recording.
+        case missError
+    }
+
+    /// The steps tried in order for a request whose route falls back to `fallback` (synthesis or catalog).
+    ///
+    /// Replay and auto look in the cassette first; record and auto may call the upstream; whatever is left
+    /// over is the route's fallback, unless it is a synthesized stand-in and misses are errors.
+    /// - Parameter canRecord: Whether an upstream is configured (it is in record and auto mode).
+    static func plan(mode: Mode, onMiss: OnMiss, fallback: SourceKind, canRecord: Bool) -> [Step] {
+        var steps: [Step] = []
+        if mode != .record { steps.append(.ask(.replay)) }
+        if mode != .replay, canRecord { steps.append(.ask(.record)) }
+        steps.append(fallback == .synthesis && onMiss == .error ? .missError : .ask(fallback))
+        return steps
+    }
+
+    /// What a fault does to the plan.
+    enum FaultEffect: Equatable, Sendable {
+        /// No fault, or one applied on the way out (latency, pacing, a break): the plan runs as usual.
+        case none
+        /// The fault answers in place of the real answer: no source is asked, nothing is forwarded or recorded,
+        /// and no occurrence is used.
+        case answersInstead
+    }
+
+    /// Who answers a request, for the policy table: a source, the miss error, or the fault.
+    enum Outcome: Equatable, Sendable {
+        case source(SourceKind)
+        case missError
+        case fault
+    }
+
+    /// The outcome of a plan when the cassette does (or does not) hold a recording for the request.
+    static func outcome(
+        mode: Mode, recorded: Bool, onMiss: OnMiss, fault: FaultEffect, fallback: SourceKind, canRecord: Bool
+    ) -> Outcome {
+        if fault == .answersInstead { return .fault }
+        for step in plan(mode: mode, onMiss: onMiss, fallback: fallback, canRecord: canRecord) {
+            switch step {
+            case .ask(.replay) where !recorded: continue
+            case .ask(let kind): return .source(kind)
+            case .missError: return .missError
+            }
+        }
+        return .missError  // unreachable: every plan ends in a fallback or the miss error
+    }
+}
