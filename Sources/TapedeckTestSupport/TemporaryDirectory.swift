@@ -14,3 +14,12 @@ public final class TemporaryDirectory: Sendable {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
+
+/// Runs `body` with a fresh directory, removed afterwards whether `body` succeeds or throws.
+public func withTemporaryDirectory<T>(_ body: (TemporaryDirectory) async throws -> T) async throws -> T {
+    let directory = try TemporaryDirectory()
+    // Held to the end explicitly: the optimizer may otherwise end its lifetime (and delete the files) after the
+    // last mention of it, while a cassette inside is still open.
+    defer { withExtendedLifetime(directory) {} }
+    return try await body(directory)
+}

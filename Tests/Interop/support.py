@@ -117,6 +117,8 @@ class _ChildProcess:
         self.port: Optional[int] = None
         self._lines: list[str] = []
         self._lock = threading.Lock()
+        # Signalled on every drained line, for ``wait_for_output``.
+        self._printed = threading.Condition(self._lock)
         self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
         # Drain the merged stdout/stderr for the whole life of the process, otherwise the
         # pipe fills up with request logs and the process blocks.
@@ -134,13 +136,26 @@ class _ChildProcess:
         with self._lock:
             return "".join(self._lines)
 
+    def wait_for_output(self, *needles: str, timeout: float = 10.0) -> str:
+        """The output once it contains one of ``needles`` (or after ``timeout``). The output is drained on another
+        thread, so a line the process printed before answering may be read here only after the answer arrived."""
+        deadline = time.monotonic() + timeout
+        with self._printed:
+            while not any(needle in "".join(self._lines) for needle in needles):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._reader.is_alive():
+                    break
+                self._printed.wait(remaining)
+            return "".join(self._lines)
+
     # -- lifecycle ---------------------------------------------------------------
 
     def _drain(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            with self._lock:
+            with self._printed:
                 self._lines.append(line)
+                self._printed.notify_all()
             self._queue.put(line)
         self._queue.put(None)  # EOF
 

@@ -36,40 +36,43 @@ struct AnswerSourceTests {
     // MARK: synthesis
 
     @Test func synthesisAnswersAMessageSeededByTheFingerprint() async throws {
-        let directory = try TemporaryDirectory()
-        let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-        let source = SynthesisSource(.messages, catalog: .standard)
-        let request = try Self.request(Self.hello)
-        let first = try #require(try await source.answer(request, tape: tape))
-        let again = try #require(try await source.answer(request, tape: tape))
-        let message = try Self.json(first)
-        #expect(message["type"] == "message")
-        #expect(message["role"] == "assistant")
-        #expect(try Self.json(again) == message, "the same request gets the same answer")
-        #expect(first.source == .synthesized)
-        #expect(first.header("request-id") == Identifier.requestID(seed: request.fingerprint.bytes))
-        let other = try #require(try await source.answer(try Self.request(Self.hello.replacing("hello", with: "bye")), tape: tape))
-        #expect(try Self.json(other)["id"] != message["id"])
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            let source = SynthesisSource(.messages, catalog: .standard)
+            let request = try Self.request(Self.hello)
+            let first = try #require(try await source.answer(request, tape: tape))
+            let again = try #require(try await source.answer(request, tape: tape))
+            let message = try Self.json(first)
+            #expect(message["type"] == "message")
+            #expect(message["role"] == "assistant")
+            #expect(try Self.json(again) == message, "the same request gets the same answer")
+            #expect(first.source == .synthesized)
+            #expect(first.header("request-id") == Identifier.requestID(seed: request.fingerprint.bytes))
+            let other = try #require(try await source.answer(try Self.request(Self.hello.replacing("hello", with: "bye")), tape: tape))
+            #expect(try Self.json(other)["id"] != message["id"])
+        }
     }
 
     @Test func synthesisStreamsWhenAsked() async throws {
-        let directory = try TemporaryDirectory()
-        let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-        let answer = try #require(try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.helloStream), tape: tape))
-        guard case .events(let events) = answer.body else { Issue.record("not a stream: \(answer.body)"); return }
-        #expect(events.first?.name == "message_start")
-        #expect(events.last?.name == "message_stop")
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            let answer = try #require(try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.helloStream), tape: tape))
+            guard case .events(let events) = answer.body else { Issue.record("not a stream: \(answer.body)"); return }
+            #expect(events.first?.name == "message_start")
+            #expect(events.last?.name == "message_stop")
+        }
     }
 
     @Test func synthesisCountsTokensAsTheMessageUsageDoes() async throws {
-        let directory = try TemporaryDirectory()
-        let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-        let counted = try #require(
-            try await SynthesisSource(.countTokens, catalog: .standard).answer(
-                try Self.request(#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hello"}]}"#,
-                    path: "/v1/messages/count_tokens"), tape: tape))
-        let message = try #require(try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.hello), tape: tape))
-        #expect(try Self.json(counted)["input_tokens"] == Self.json(message)["usage"]?["input_tokens"])
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            let counted = try #require(
+                try await SynthesisSource(.countTokens, catalog: .standard).answer(
+                    try Self.request(#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hello"}]}"#,
+                        path: "/v1/messages/count_tokens"), tape: tape))
+            let message = try #require(try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.hello), tape: tape))
+            #expect(try Self.json(counted)["input_tokens"] == Self.json(message)["usage"]?["input_tokens"])
+        }
     }
 
     @Test func synthesisRefusesWhatTheAPIRefuses() throws {
@@ -81,27 +84,28 @@ struct AnswerSourceTests {
     // MARK: catalog
 
     @Test func catalogPagesAndRetrieves() async throws {
-        let directory = try TemporaryDirectory()
-        let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-        let catalog = ModelCatalog.standard
-        let page = try Self.json(
-            try #require(try await CatalogSource(lookup: .list, catalog: catalog).answer(
-                try Self.request("", path: "/v1/models", method: "GET", query: "limit=2"), tape: tape)))
-        #expect(page["data"]?.arrayValue?.count == 2)
-        #expect(page["has_more"] == .bool(catalog.models.count > 2))
-        #expect(page["first_id"]?.stringValue == catalog.models.first?.id)
-        let id = try #require(catalog.models.last?.id)
-        let model = try Self.json(
-            try #require(try await CatalogSource(lookup: .retrieve(id: id), catalog: catalog).answer(
-                try Self.request("", path: "/v1/models/\(id)", method: "GET"), tape: tape)))
-        #expect(model["id"]?.stringValue == id)
-        await #expect(throws: APIError.notFound("model: no-such-model")) {
-            _ = try await CatalogSource(lookup: .retrieve(id: "no-such-model"), catalog: catalog).answer(
-                try Self.request("", path: "/v1/models/no-such-model", method: "GET"), tape: tape)
-        }
-        await #expect(throws: APIError.invalidRequest("limit: Input should be between 1 and 1000")) {
-            _ = try await CatalogSource(lookup: .list, catalog: catalog).answer(
-                try Self.request("", path: "/v1/models", method: "GET", query: "limit=0"), tape: tape)
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            let catalog = ModelCatalog.standard
+            let page = try Self.json(
+                try #require(try await CatalogSource(lookup: .list, catalog: catalog).answer(
+                    try Self.request("", path: "/v1/models", method: "GET", query: "limit=2"), tape: tape)))
+            #expect(page["data"]?.arrayValue?.count == 2)
+            #expect(page["has_more"] == .bool(catalog.models.count > 2))
+            #expect(page["first_id"]?.stringValue == catalog.models.first?.id)
+            let id = try #require(catalog.models.last?.id)
+            let model = try Self.json(
+                try #require(try await CatalogSource(lookup: .retrieve(id: id), catalog: catalog).answer(
+                    try Self.request("", path: "/v1/models/\(id)", method: "GET"), tape: tape)))
+            #expect(model["id"]?.stringValue == id)
+            await #expect(throws: APIError.notFound("model: no-such-model")) {
+                _ = try await CatalogSource(lookup: .retrieve(id: "no-such-model"), catalog: catalog).answer(
+                    try Self.request("", path: "/v1/models/no-such-model", method: "GET"), tape: tape)
+            }
+            await #expect(throws: APIError.invalidRequest("limit: Input should be between 1 and 1000")) {
+                _ = try await CatalogSource(lookup: .list, catalog: catalog).answer(
+                    try Self.request("", path: "/v1/models", method: "GET", query: "limit=0"), tape: tape)
+            }
         }
     }
 
@@ -121,67 +125,71 @@ struct AnswerSourceTests {
     }
 
     @Test func replayPassesWhenNothingIsRecorded() async throws {
-        let directory = try TemporaryDirectory()
-        let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-        let source = ReplaySource(pace: .instant, speed: 1, catalog: .standard)
-        #expect(try await source.answer(try Self.request(Self.hello), tape: tape) == nil)
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            let source = ReplaySource(pace: .instant, speed: 1, catalog: .standard)
+            #expect(try await source.answer(try Self.request(Self.hello), tape: tape) == nil)
+        }
     }
 
     @Test func replayAnswersTheRecordedBytesAndTheOccurrence() async throws {
-        let directory = try TemporaryDirectory()
-        let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-        var request = try Self.request(Self.hello)
-        let first = Self.recorded(for: request, text: "first")
-        try await tape.record(first)
-        try await tape.record(Self.recorded(for: request, text: "second", occurrence: 2))
-        let source = ReplaySource(pace: .instant, speed: 1, catalog: .standard)
-        let answer = try #require(try await source.answer(request, tape: tape))
-        #expect(answer.source == .recorded)
-        guard case .json(let bytes) = answer.body else { Issue.record("not JSON"); return }
-        #expect(bytes == first.responseBody, "recorded bytes pass through untouched")
-        #expect(answer.header("request-id") == "req_01Recorded")
-        request.occurrence = 2
-        let second = try Self.json(try #require(try await source.answer(request, tape: tape)))
-        #expect(second["content"]?.arrayValue?.first?["text"] == "second")
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            var request = try Self.request(Self.hello)
+            let first = Self.recorded(for: request, text: "first")
+            try await tape.record(first)
+            try await tape.record(Self.recorded(for: request, text: "second", occurrence: 2))
+            let source = ReplaySource(pace: .instant, speed: 1, catalog: .standard)
+            let answer = try #require(try await source.answer(request, tape: tape))
+            #expect(answer.source == .recorded)
+            guard case .json(let bytes) = answer.body else { Issue.record("not JSON"); return }
+            #expect(bytes == first.responseBody, "recorded bytes pass through untouched")
+            #expect(answer.header("request-id") == "req_01Recorded")
+            request.occurrence = 2
+            let second = try Self.json(try #require(try await source.answer(request, tape: tape)))
+            #expect(second["content"]?.arrayValue?.first?["text"] == "second")
+        }
     }
 
     @Test func replayRebuildsAJSONRecordingAsAStream() async throws {
-        let directory = try TemporaryDirectory()
-        let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-        let plain = try Self.request(Self.hello)
-        try await tape.record(Self.recorded(for: plain, text: "as a stream"))
-        // Same fingerprint: `stream` is ignored by matching.
-        let streamed = try Self.request(Self.helloStream)
-        #expect(streamed.fingerprint == plain.fingerprint)
-        let answer = try #require(try await ReplaySource(pace: .instant, speed: 1, catalog: .standard).answer(streamed, tape: tape))
-        guard case .events(let events) = answer.body else { Issue.record("not a stream: \(answer.body)"); return }
-        let rebuilt = MessageAssembler.assemble(events).assembled
-        #expect(rebuilt?["content"]?.arrayValue?.first?["text"] == "as a stream")
-        #expect(rebuilt?["id"] == "msg_01Recorded")
-        #expect(answer.header("content-type") == nil, "the JSON recording's content type is not carried onto a stream")
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            let plain = try Self.request(Self.hello)
+            try await tape.record(Self.recorded(for: plain, text: "as a stream"))
+            // Same fingerprint: `stream` is ignored by matching.
+            let streamed = try Self.request(Self.helloStream)
+            #expect(streamed.fingerprint == plain.fingerprint)
+            let answer = try #require(try await ReplaySource(pace: .instant, speed: 1, catalog: .standard).answer(streamed, tape: tape))
+            guard case .events(let events) = answer.body else { Issue.record("not a stream: \(answer.body)"); return }
+            let rebuilt = MessageAssembler.assemble(events).assembled
+            #expect(rebuilt?["content"]?.arrayValue?.first?["text"] == "as a stream")
+            #expect(rebuilt?["id"] == "msg_01Recorded")
+            #expect(answer.header("content-type") == nil, "the JSON recording's content type is not carried onto a stream")
+        }
     }
 
     // MARK: record
 
     @Test func recordRelaysAndSavesWithoutTheKey() async throws {
-        let directory = try TemporaryDirectory()
-        let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { _ = client.shutdown() }
-        let request = try Self.request(scenario: "text", stream: false)
-        try await FakeUpstream.withRunning { fake, upstream in
-            let source = RecordSource(
-                client: client, upstream: upstream + "/", redactor: try Redactor(patterns: [], headers: []), upstreamKey: nil,
-                maxRecordingBytes: 1 << 20, logger: Logger(label: "test"))
-            let answer = try #require(try await source.answer(request, tape: tape))
-            #expect(answer.source == .proxied)
-            #expect(answer.status == 200)
-            #expect(fake.requests.first?.headers["x-api-key"] == "sk-test", "the client's key goes upstream")
-            #expect(fake.requests.first?.body == request.rawBody, "the body goes upstream as the client sent it")
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { _ = client.shutdown() }
+            let request = try Self.request(scenario: "text", stream: false)
+            try await FakeUpstream.withRunning { fake, upstream in
+                let source = RecordSource(
+                    client: client, upstream: upstream + "/", redactor: try Redactor(patterns: [], headers: []), upstreamKey: nil,
+                    maxRecordingBytes: 1 << 20, logger: Logger(label: "test"))
+                let answer = try #require(try await source.answer(request, tape: tape))
+                #expect(answer.source == .proxied)
+                #expect(answer.status == 200)
+                #expect(fake.requests.first?.headers["x-api-key"] == "sk-test", "the client's key goes upstream")
+                #expect(fake.requests.first?.body == request.rawBody, "the body goes upstream as the client sent it")
+            }
+            let saved = try #require(try await tape.recording(for: request.fingerprint, occurrence: 1))
+            #expect(saved.status == 200)
+            #expect(!saved.requestHeaders.contains { $0.name == "x-api-key" }, "keys never touch the disk")
         }
-        let saved = try #require(try await tape.recording(for: request.fingerprint, occurrence: 1))
-        #expect(saved.status == 200)
-        #expect(!saved.requestHeaders.contains { $0.name == "x-api-key" }, "keys never touch the disk")
     }
 
     static func request(scenario: String, stream: Bool) throws -> IncomingRequest {

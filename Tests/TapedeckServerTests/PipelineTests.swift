@@ -22,49 +22,53 @@ struct PipelineTests {
     static let synthesis = SynthesisSource(.messages, catalog: .standard)
 
     @Test func aMissIsSynthesizedAndNoted() async throws {
-        let directory = try TemporaryDirectory()
-        let pipeline = try await Self.pipeline(in: directory)
-        let request = try AnswerSourceTests.request(AnswerSourceTests.hello)
-        let answer = try await pipeline.answer(request, fallback: Self.synthesis)
-        #expect(answer.source == .synthesized)
-        #expect(request.trace.current.occurrence == 1)
-        let misses = pipeline.journal.misses(cassette: Shelf.defaultName, limit: 10)
-        #expect(misses.map(\.answered) == ["synthesized"])
+        try await withTemporaryDirectory { directory in
+            let pipeline = try await Self.pipeline(in: directory)
+            let request = try AnswerSourceTests.request(AnswerSourceTests.hello)
+            let answer = try await pipeline.answer(request, fallback: Self.synthesis)
+            #expect(answer.source == .synthesized)
+            #expect(request.trace.current.occurrence == 1)
+            let misses = pipeline.journal.misses(cassette: Shelf.defaultName, limit: 10)
+            #expect(misses.map(\.answered) == ["synthesized"])
+        }
     }
 
     @Test func onMissErrorStillRefusesAnInvalidRequestFirst() async throws {
-        let directory = try TemporaryDirectory()
-        let pipeline = try await Self.pipeline(in: directory) { $0.onMiss = .error }
-        let invalid = try AnswerSourceTests.request(#"{"model":"claude-sonnet-4-5","messages":[]}"#)
-        await #expect(throws: APIError.invalidRequest("max_tokens: Field required")) {
-            _ = try await pipeline.answer(invalid, fallback: Self.synthesis)
+        try await withTemporaryDirectory { directory in
+            let pipeline = try await Self.pipeline(in: directory) { $0.onMiss = .error }
+            let invalid = try AnswerSourceTests.request(#"{"model":"claude-sonnet-4-5","messages":[]}"#)
+            await #expect(throws: APIError.invalidRequest("max_tokens: Field required")) {
+                _ = try await pipeline.answer(invalid, fallback: Self.synthesis)
+            }
+            let valid = try AnswerSourceTests.request(AnswerSourceTests.hello)
+            let error = await #expect(throws: APIError.self) { _ = try await pipeline.answer(valid, fallback: Self.synthesis) }
+            #expect(error?.status == 404)
+            #expect(valid.trace.current.source == "miss")
         }
-        let valid = try AnswerSourceTests.request(AnswerSourceTests.hello)
-        let error = await #expect(throws: APIError.self) { _ = try await pipeline.answer(valid, fallback: Self.synthesis) }
-        #expect(error?.status == 404)
-        #expect(valid.trace.current.source == "miss")
     }
 
     @Test func aFaultAnswersInsteadAndLeavesTheOccurrenceAlone() async throws {
-        let directory = try TemporaryDirectory()
-        let pipeline = try await Self.pipeline(in: directory)
-        var request = try AnswerSourceTests.request(AnswerSourceTests.hello)
-        request.faults = try Faults(parsing: "overloaded")
-        let error = await #expect(throws: APIError.self) { _ = try await pipeline.answer(request, fallback: Self.synthesis) }
-        #expect(error?.status == 529)
-        #expect(error?.headers.contains { $0.0 == "tapedeck-fault" } == true)
-        #expect(request.trace.current.source == "fault")
-        #expect(request.trace.current.occurrence == nil, "no occurrence is used by a fault")
-        #expect(pipeline.journal.misses(cassette: Shelf.defaultName, limit: 10).isEmpty)
+        try await withTemporaryDirectory { directory in
+            let pipeline = try await Self.pipeline(in: directory)
+            var request = try AnswerSourceTests.request(AnswerSourceTests.hello)
+            request.faults = try Faults(parsing: "overloaded")
+            let error = await #expect(throws: APIError.self) { _ = try await pipeline.answer(request, fallback: Self.synthesis) }
+            #expect(error?.status == 529)
+            #expect(error?.headers.contains { $0.0 == "tapedeck-fault" } == true)
+            #expect(request.trace.current.source == "fault")
+            #expect(request.trace.current.occurrence == nil, "no occurrence is used by a fault")
+            #expect(pipeline.journal.misses(cassette: Shelf.defaultName, limit: 10).isEmpty)
+        }
     }
 
     @Test func aStreamFaultRidesOnTheAnswer() async throws {
-        let directory = try TemporaryDirectory()
-        let pipeline = try await Self.pipeline(in: directory)
-        var request = try AnswerSourceTests.request(AnswerSourceTests.helloStream)
-        request.faults = try Faults(parsing: "disconnect;after=2")
-        let answer = try await pipeline.answer(request, fallback: Self.synthesis)
-        #expect(answer.faults == request.faults)
-        #expect(answer.response().headers[.tapedeckFault] == request.faults?.description)
+        try await withTemporaryDirectory { directory in
+            let pipeline = try await Self.pipeline(in: directory)
+            var request = try AnswerSourceTests.request(AnswerSourceTests.helloStream)
+            request.faults = try Faults(parsing: "disconnect;after=2")
+            let answer = try await pipeline.answer(request, fallback: Self.synthesis)
+            #expect(answer.faults == request.faults)
+            #expect(answer.response().headers[.tapedeckFault] == request.faults?.description)
+        }
     }
 }

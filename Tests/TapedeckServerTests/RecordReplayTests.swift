@@ -31,6 +31,7 @@ struct RecordReplayTests {
     @Test(arguments: streamScenarios)
     func streamsReplayByteForByte(_ scenario: String) async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let request = scenarioRequest(scenario, stream: true)
         let recorded = try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in try await send(base, "/v1/messages", body: request) }
@@ -57,6 +58,7 @@ struct RecordReplayTests {
     @Test(arguments: ["text", "thinking", "tool", "stop", "rate_limit", "overloaded", "non_json_error"])
     func jsonAndErrorsReplayWithStatusHeadersAndBody(_ scenario: String) async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let request = scenarioRequest(scenario)
         let recorded = try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in try await send(base, "/v1/messages", body: request) }
@@ -75,6 +77,7 @@ struct RecordReplayTests {
 
     @Test func crossStyleReplay() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let streamed = scenarioRequest("tool", stream: true)
         let plain = scenarioRequest("thinking")
         try await FakeUpstream.withRunning { _, upstream in
@@ -102,6 +105,7 @@ struct RecordReplayTests {
 
     @Test func midstreamErrorAnswersAJSONRequestWithTheError() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in
                 _ = try await send(base, "/v1/messages", body: scenarioRequest("midstream_error", stream: true))
@@ -116,6 +120,7 @@ struct RecordReplayTests {
 
     @Test func occurrencesReplayInOrderThenRepeatTheLastAndRewind() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let request = scenarioRequest("counter")
         try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in
@@ -142,6 +147,7 @@ struct RecordReplayTests {
 
     @Test func streamAndNonStreamShareARecording() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in
                 _ = try await send(base, "/v1/messages", body: scenarioRequest("text", stream: true))
@@ -160,6 +166,7 @@ struct RecordReplayTests {
 
     @Test func forwardsHeadersPathAndBodyButNeverStoresSecrets() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let secret = "sk-ant-api03-" + String(repeating: "Z", count: 40)
         let request = scenarioRequest("text")
         let received = try await FakeUpstream.withRunning { fake, upstream in
@@ -196,7 +203,9 @@ struct RecordReplayTests {
 
     @Test func usesTheConfiguredKeyWhenTheClientSendsNone() async throws {
         let received = try await FakeUpstream.withRunning { fake, upstream in
-            try await withTapedeck(recording(temporaryCassette(), upstream: upstream) { $0.upstreamKey = "sk-from-env" }) { base in
+            let cassette = temporaryCassette()
+            defer { removeTemporaryCassette(cassette) }
+            try await withTapedeck(recording(cassette, upstream: upstream) { $0.upstreamKey = "sk-from-env" }) { base in
                 _ = try await send(base, "/v1/messages", body: scenarioRequest("text"))
             }
             return fake.requests
@@ -206,6 +215,7 @@ struct RecordReplayTests {
 
     @Test func clientGetsTheFirstEventWhileTheUpstreamIsStillSending() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         try await FakeUpstream.withRunning { fake, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in
                 var request = HTTPClientRequest(url: base + "/v1/messages")
@@ -228,6 +238,7 @@ struct RecordReplayTests {
 
     @Test func upstreamBreakingOffRecordsNothing() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let reply = try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in
                 try? await send(base, "/v1/messages", body: scenarioRequest("disconnect", stream: true))
@@ -239,6 +250,7 @@ struct RecordReplayTests {
 
     @Test func unreachableUpstreamIs502AndRecordsNothing() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         // Port 9 on loopback: nothing listens there. The default connect timeout: a refusal is not retried until it runs out.
         let reply = try await withTapedeck(recording(cassette, upstream: "http://127.0.0.1:9")) { base in
             try await send(base, "/v1/messages", body: scenarioRequest("text"))
@@ -251,6 +263,7 @@ struct RecordReplayTests {
 
     @Test func fiftyConcurrentRecordingsAreAllKept() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in
                 try await withThrowingTaskGroup(of: Int.self) { group in
@@ -276,6 +289,7 @@ struct RecordReplayTests {
 
     @Test func recordedPaceReproducesTheGaps() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let request = scenarioRequest("paced", stream: true)
         try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in _ = try await send(base, "/v1/messages", body: request) }
@@ -302,6 +316,7 @@ struct RecordReplayTests {
 
     @Test func redactedCassettesStillReplay() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let request = scenarioRequest("text", extra: " my token is tok-12345abc")
         try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream) { $0.redactPatterns = ["tok-[0-9a-z]+"] }) { base in
@@ -320,6 +335,7 @@ struct RecordReplayTests {
 
     @Test func autoModeReplaysHitsAndRecordsMisses() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         let sources = try await FakeUpstream.withRunning { fake, upstream in
             let sources = try await withTapedeck(recording(cassette, upstream: upstream) { $0.mode = .auto }) { base in
                 [
@@ -336,6 +352,7 @@ struct RecordReplayTests {
 
     @Test func missesExplainTheClosestRecording() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in
                 _ = try await send(base, "/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"Hi"}]}"#)
@@ -357,6 +374,7 @@ struct RecordReplayTests {
 
     @Test func replayNeverCreatesACassetteFile() async throws {
         let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
         _ = try await withTapedeck(replaying(cassette) { $0.onMiss = .synthesize }) { base in
             try await send(base, "/v1/messages", body: scenarioRequest("text"))
         }
@@ -372,6 +390,7 @@ struct DemoCassetteTests {
     @Test func everyInteractionReplaysAsRecorded() async throws {
         // Work on a copy: opening a WAL database writes beside it, and the checkout should stay clean.
         let copy = temporaryCassette()
+        defer { removeTemporaryCassette(copy) }
         try FileManager.default.createDirectory(atPath: (copy as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.path, toPath: copy)
         let interactions = try await CassetteStore(path: copy, create: false).all()

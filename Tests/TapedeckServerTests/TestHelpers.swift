@@ -100,8 +100,13 @@ func scenarioRequest(_ scenario: String, stream: Bool = false, extra: String = "
     #"{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":\#(stream),"messages":[{"role":"user","content":"scenario:\#(scenario)\#(extra)"}]}"#
 }
 
-/// A fresh cassette path in a temporary directory.
+/// A fresh cassette path in a temporary directory of its own; pair it with `removeTemporaryCassette`.
 func temporaryCassette() -> String {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tapedeck-tests-\(UUID().uuidString)")
     return directory.appendingPathComponent("cassette.sqlite").path
+}
+
+/// Removes the directory `temporaryCassette()` made, with the cassette and its `-wal`/`-shm` files.
+func removeTemporaryCassette(_ path: String) {
+    try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
 }
