@@ -4,6 +4,8 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("ExistentialAny"),
+    // Our targets only (dependencies keep their own): a warning is a finding, and CI builds with this.
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(

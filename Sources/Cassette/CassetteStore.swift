@@ -1,6 +1,6 @@
 import Foundation
-public import GRDB
-public import MessagesAPI
+import GRDB
+import MessagesAPI
 
 /// A cassette: one SQLite file (WAL) holding interactions, safe for several processes recording at once.
 ///

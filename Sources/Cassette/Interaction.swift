@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import MessagesAPI
 
 /// One recorded request and the response the client received, as stored in a cassette.

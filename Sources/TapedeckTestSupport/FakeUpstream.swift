@@ -2,7 +2,7 @@ public import Hummingbird
 public import Logging
 public import ServiceLifecycle
 import HTTPTypes
-public import MessagesAPI
+import MessagesAPI
 import NIOCore
 import Synchronization
 

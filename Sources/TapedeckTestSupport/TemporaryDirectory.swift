@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A fresh directory for one test, removed with everything in it when the test lets go of it.
 public final class TemporaryDirectory: Sendable {

@@ -177,7 +177,7 @@ struct ConcurrentOpenTests {
     @Test func anEmptyFileBecomesACassette() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("empty.sqlite")
-        FileManager.default.createFile(atPath: path, contents: Data())
+        #expect(FileManager.default.createFile(atPath: path, contents: Data()))
         _ = try CassetteStore(path: path, create: true)
         #expect(try CassetteStore(path: path, create: false, readOnly: true).path == path)
     }
