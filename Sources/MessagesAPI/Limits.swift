@@ -4,4 +4,20 @@ public enum Limits {
     /// a mistake, not a test, and unbounded values overflow `Duration` and NIO's time amounts, which trap.
     public static let longestWaitSeconds = 86_400
     public static var longestWaitMilliseconds: Int { longestWaitSeconds * 1000 }
+
+    /// Largest request body by default (`--max-body`): the API's own limit for a Messages request.
+    public static let defaultRequestBodyBytes = 32 * 1024 * 1024
+    /// Largest body of an admin call (`POST /_tapedeck/faults`): a fault plan is a few hundred bytes.
+    public static let adminBodyBytes = 64 * 1024
+    /// Deepest JSON nesting read: deeper input is refused (400) before recursion can exhaust the stack.
+    public static let jsonDepth = 128
+    /// Largest recorded answer by default (`--max-recording-bytes`): an endless upstream stream cannot exhaust
+    /// memory.
+    public static let defaultRecordingBytes = 64 * 1024 * 1024
+    /// Bytes of prepared replay answers kept in memory, across cassettes.
+    public static let preparedAnswerBytes = 64 * 1024 * 1024
+    /// Largest request body a miss record keeps for `GET /_tapedeck/misses`; a larger one is noted without it.
+    public static let missBodyBytes = 1 << 20
+    /// Most rows an admin listing returns at once (`?limit=`).
+    public static let adminPageRows = 10_000
 }

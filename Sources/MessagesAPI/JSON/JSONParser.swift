@@ -42,7 +42,7 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 /// exhausting the stack.
 public struct JSONParser {
     /// Default nesting limit: far above anything the API needs, far below what would threaten the stack.
-    public static let defaultMaxDepth = 128
+    public static let defaultMaxDepth = Limits.jsonDepth
 
     public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError)
         -> JSONValue

@@ -193,13 +193,15 @@ struct AdminController: Sendable {
 
     static func limit(_ request: Request, default value: Int) throws(APIError) -> Int {
         guard let text = query(request)["limit"] else { return value }
-        guard let n = Int(text), (1...10_000).contains(n) else { throw .invalidRequest("limit: Input should be between 1 and 10000") }
+        guard let n = Int(text), (1...Limits.adminPageRows).contains(n) else {
+            throw .invalidRequest("limit: Input should be between 1 and \(Limits.adminPageRows)")
+        }
         return n
     }
 
     /// `{"fault": SPEC, "count": N}` or `{"fault": SPEC, "rate": R, "seed": S}`.
     static func faultPlan(_ request: Request) async throws -> FaultPlan {
-        let body = try RequestValidator.parseBody(try await request.bodyBytes(upTo: 1 << 16))
+        let body = try RequestValidator.parseBody(try await request.bodyBytes(upTo: Limits.adminBodyBytes))
         guard let spec = body["fault"]?.stringValue else { throw APIError.invalidRequest("fault: Field required") }
         var plan = FaultPlan(faults: try Faults(parsing: spec))
         if let count = body["count"] {

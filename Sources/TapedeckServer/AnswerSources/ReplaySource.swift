@@ -18,7 +18,7 @@ final class ReplaySource: AnswerSource {
     private let prepared = BoundedCache<PreparedKey, Answer>(budget: ReplaySource.preparedBudget)
 
     /// Bytes of prepared answers kept.
-    static let preparedBudget = 64 * 1024 * 1024
+    static let preparedBudget = Limits.preparedAnswerBytes
 
     struct PreparedKey: Hashable {
         /// The cassette's path: a closed and reopened cassette is a new `Tape` object, and a freed object's

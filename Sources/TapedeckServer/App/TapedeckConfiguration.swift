@@ -37,7 +37,7 @@ public struct TapedeckConfiguration: Sendable {
     /// Paths ignored by fingerprints, in addition to the defaults.
     public var matchIgnore: [JSONPath] = []
     /// Largest request body accepted, in bytes.
-    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    public var maxBodyBytes: Int = Limits.defaultRequestBodyBytes
     /// Extra request headers never stored.
     public var redactHeaders: [String] = []
     /// Patterns replaced by a placeholder in stored bodies and in incoming requests before matching.
@@ -58,7 +58,7 @@ public struct TapedeckConfiguration: Sendable {
     public var maxOpenCassettes: Int = 64
     /// Largest recorded answer, in bytes: a longer one is passed through to the client but not saved
     /// (`--max-recording-bytes`), so an endless upstream stream cannot exhaust memory.
-    public var maxRecordingBytes: Int = 64 * 1024 * 1024
+    public var maxRecordingBytes: Int = Limits.defaultRecordingBytes
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before they are cancelled (`--shutdown-grace`).
     public var shutdownGrace: Int = 5
     /// A fault applied server-wide (`--fault`), to every request, the next few, or a seeded fraction.

@@ -56,7 +56,7 @@ final class Journal: Sendable {
     let capacity: Int
     static let missCapacity = 100
     /// Bodies above this are not kept for misses: a miss record must not pin a 32 MiB body.
-    static let largestKeptBody = 1 << 20
+    static let largestKeptBody = Limits.missBodyBytes
 
     private struct Book {
         var entries = Ring<JournalEntry>()
