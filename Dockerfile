@@ -13,8 +13,11 @@ COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 COPY Benchmarks/BareServer ./Benchmarks/BareServer
+# The inspector's templates and stylesheet are package resources: SwiftPM puts them in a bundle folder beside the
+# binary, where the binary looks for them at start-up (it refuses to start without them).
 RUN swift build -c release --static-swift-stdlib --product tapedeck \
     && install -D "$(swift build -c release --show-bin-path)/tapedeck" /out/tapedeck \
+    && cp -R "$(swift build -c release --show-bin-path)/tapedeck_TapedeckServer.resources" /out/ \
     && strip --strip-debug /out/tapedeck
 
 # Runtime stage: a slim Debian with the system SQLite, running as a non-root user.
@@ -24,6 +27,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-0 ca
     && useradd --system --uid 10001 --home-dir /cassettes tapedeck \
     && mkdir -p /cassettes && chown tapedeck /cassettes
 COPY --from=build /out/tapedeck /usr/local/bin/tapedeck
+COPY --from=build /out/tapedeck_TapedeckServer.resources /usr/local/bin/tapedeck_TapedeckServer.resources
 COPY --chown=tapedeck cassettes/demo.sqlite /cassettes/demo.sqlite
 USER tapedeck
 VOLUME ["/cassettes"]

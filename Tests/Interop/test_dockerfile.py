@@ -283,6 +283,22 @@ def test_entrypoint_and_default_command(runtime):
             assert (REPO_ROOT / source).exists(), source
 
 
+def test_the_runtime_has_the_resource_bundle_beside_the_binary(runtime, build):
+    # The inspector's templates are package resources. The binary looks for SwiftPM's bundle folder beside itself
+    # (or in the build folder, which the runtime image does not have) and will not start without it.
+    bundle = "tapedeck_TapedeckServer.resources"
+    assert re.search(rf"\b{bundle}\b", build.runs()), f"the build stage does not set {bundle} aside"
+    beside = [
+        (sources, destination) for options, sources, destination in copies(runtime)
+        if options.get("from") == build.name and any(PurePosixPath(s).name == bundle for s in sources)
+    ]
+    assert beside, f"the runtime stage does not copy {bundle} from the build stage"
+    for sources, destination in beside:
+        assert destination.rstrip("/") in ("/usr/local/bin", f"/usr/local/bin/{bundle}"), (
+            f"{bundle} goes to {destination}, not beside /usr/local/bin/{PRODUCT}"
+        )
+
+
 def test_the_default_command_uses_only_options_the_binary_has(runtime):
     help_text = subprocess.run(
         [str(tapedeck_binary()), "serve", "--help"], capture_output=True, text=True, timeout=60

@@ -93,9 +93,4 @@ struct FaultsTests {
         for i in 1...7 { ring.append(i, capacity: 3) }
         #expect(ring.items == [5, 6, 7])
     }
-
-    @Test func theInspectorEscapesWhatItShows() {
-        #expect(Inspector.escape("<script>\"&'") == "&lt;script&gt;&quot;&amp;&#39;")
-        #expect(Inspector.Context(cassette: "a b", token: "t&x").link("/journal") == "/_tapedeck/ui/journal?cassette=a%20b&token=t%26x")
-    }
 }

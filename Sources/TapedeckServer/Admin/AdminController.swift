@@ -9,6 +9,8 @@ import NIOCore
 /// inspector. Admin calls pick a cassette with `?cassette=NAME` or the `tapedeck-cassette` header.
 struct AdminController: Sendable {
     let pipeline: Pipeline
+    /// The inspector's pages (`/_tapedeck/ui`), loaded at start-up.
+    let inspector: InspectorTemplates
     let startedAt = ContinuousClock.now
 
     func addRoutes(to router: Router<TapedeckRequestContext>) {
@@ -49,27 +51,29 @@ struct AdminController: Sendable {
             let query = try Self.interactionQuery(request)
             let (rows, hasMore) = tape.isPresent ? try await tape.store().interactions(matching: query) : ([], false)
             let context = Self.inspectorContext(request)
-            return Self.html(Inspector.page(
+            return Self.html(try inspector.render(Inspector.page(
                 title: "Interactions", context: context, active: "Interactions",
-                body: Inspector.interactions(rows, hasMore: hasMore, query: query, context: context)))
+                content: Inspector.interactions(rows, hasMore: hasMore, query: query, context: context))))
         }
         admin.on(.inspectorInteraction, .get) { request, context in
             let interaction = try await interaction(request, id: context.parameters.get("id"))
-            let inspector = Self.inspectorContext(request)
-            return Self.html(Inspector.page(
-                title: "Interaction \(interaction.id ?? 0)", context: inspector, active: "",
-                body: Inspector.interaction(interaction, context: inspector)))
+            let links = Self.inspectorContext(request)
+            return Self.html(try inspector.render(Inspector.page(
+                title: "Interaction \(interaction.id ?? 0)", context: links, active: "",
+                content: Inspector.interaction(interaction, context: links))))
         }
         admin.on(.inspectorJournal, .get) { request, _ in
             _ = try Self.cassetteName(request)
             let context = Self.inspectorContext(request)
             let entries = pipeline.journal.entries(cassette: context.cassette ?? Shelf.defaultName, limit: try Self.limit(request, default: 200))
-            return Self.html(Inspector.page(title: "Journal", context: context, active: "Journal", body: Inspector.journal(entries, context: context)))
+            return Self.html(try inspector.render(Inspector.page(
+                title: "Journal", context: context, active: "Journal", content: Inspector.journal(entries, context: context))))
         }
         admin.on(.inspectorMisses, .get) { request, _ in
             let context = Self.inspectorContext(request)
             let misses = try await missesJSON(request)
-            return Self.html(Inspector.page(title: "Misses", context: context, active: "Misses", body: Inspector.misses(misses, context: context)))
+            return Self.html(try inspector.render(Inspector.page(
+                title: "Misses", context: context, active: "Misses", content: Inspector.misses(misses, context: context))))
         }
     }
 

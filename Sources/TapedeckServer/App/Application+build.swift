@@ -15,6 +15,8 @@ public func buildApplication(
     configuration: TapedeckConfiguration, logger: Logger,
     onServerRunning: @escaping @Sendable (RunningServer) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    // First: a missing or broken inspector template stops the start-up here, not a page later.
+    let inspector = try await InspectorTemplates.loadBundled()
     let redactor: Redactor
     do {
         redactor = try Redactor(patterns: configuration.redactPatterns, headers: configuration.redactHeaders)
@@ -55,7 +57,7 @@ public func buildApplication(
     let pipeline = Pipeline(configuration: configuration, shelf: shelf, record: record)
     let reader = RequestReader(
         maxBodyBytes: configuration.maxBodyBytes, redactor: redactor, ignoredPaths: configuration.ignoredPaths)
-    let router = buildRouter(reader: reader, pipeline: pipeline)
+    let router = buildRouter(reader: reader, pipeline: pipeline, inspector: inspector)
     let startupLine = configuration.startupLine
     let limiter = ConnectionLimiter(limit: configuration.maxConnections)
     return Application(
@@ -75,12 +77,12 @@ public func buildApplication(
     )
 }
 
-func buildRouter(reader: RequestReader, pipeline: Pipeline) -> Router<TapedeckRequestContext> {
+func buildRouter(reader: RequestReader, pipeline: Pipeline, inspector: InspectorTemplates) -> Router<TapedeckRequestContext> {
     let router = Router(context: TapedeckRequestContext.self)
     router.add(middleware: RequestLogMiddleware(journal: pipeline.journal))
     router.add(middleware: ErrorEnvelopeMiddleware())
     APIRoutes(reader: reader, pipeline: pipeline).add(to: router)
-    AdminController(pipeline: pipeline).addRoutes(to: router)
+    AdminController(pipeline: pipeline, inspector: inspector).addRoutes(to: router)
     router.refuseOtherMethods()
     return router
 }
@@ -108,6 +110,8 @@ public struct ConfigurationError: Error, CustomStringConvertible {
         case invalidRedactPattern
         /// The `--cassette` file cannot be opened or is not a cassette.
         case unusableCassette
+        /// The inspector's templates (package resources) are missing or do not load.
+        case brokenInspectorTemplates
     }
 
     public let code: Code
