@@ -1,6 +1,6 @@
 import Foundation
-public import GRDB
-public import MessagesAPI
+import GRDB
+import MessagesAPI
 
 /// A cassette: one SQLite file (WAL) holding interactions, safe for several processes recording at once.
 ///
@@ -13,11 +13,6 @@ public final class CassetteStore: Sendable {
     /// A pool for writing and for files others may be writing; a queue over an immutable file for reading a
     /// cassette that nobody is writing, so looking never creates `-wal` or `-shm` files beside it.
     let pool: any DatabaseWriter
-
-    /// Why a cassette could not be used, said so a person can act on it.
-    public struct StoreError: Error, CustomStringConvertible {
-        public let description: String
-    }
 
     /// The part of a storage error a person can act on ("database or disk is full"), without SQL or codes.
     public static func reason(_ error: any Error) -> String {
@@ -35,7 +30,7 @@ public final class CassetteStore: Sendable {
         let fileManager = FileManager.default
         var isNew = false
         if !fileManager.fileExists(atPath: path) {
-            guard create else { throw StoreError(description: "\(path): no such cassette") }
+            guard create else { throw StoreError.noSuchCassette(path) }
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true) }
             isNew = true
@@ -44,10 +39,10 @@ public final class CassetteStore: Sendable {
             let header = (try? handle.read(upToCount: 16)) ?? Data()
             try? handle.close()
             if header.isEmpty && !create {
-                throw StoreError(description: "\(path): not a cassette (the file is empty)")
+                throw StoreError.notACassette(path, "the file is empty")
             }
             if !header.isEmpty && header != Data("SQLite format 3\0".utf8) {
-                throw StoreError(description: "\(path): not a cassette (not an SQLite database)")
+                throw StoreError.notACassette(path, "not an SQLite database")
             }
         }
         if readOnly && !isNew {
@@ -57,7 +52,7 @@ public final class CassetteStore: Sendable {
                 self.pool = pool
                 return
             case .missing where !create:
-                throw StoreError(description: "\(path): not a cassette (no tapedeck tables in it)")
+                throw StoreError.notACassette(path, "no tapedeck tables in it")
             case .missing, .older:
                 break  // Upgrade below, with a writable connection.
             }
@@ -93,7 +88,7 @@ public final class CassetteStore: Sendable {
         do {
             return try DatabaseQueue(path: "file:\(escaped)?immutable=1", configuration: configuration)
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): cannot open cassette: \(error.message ?? "\(error)")")
+            throw StoreError.opening(path, error, writing: false)
         }
     }
 
@@ -111,21 +106,12 @@ public final class CassetteStore: Sendable {
         do {
             return try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): cannot open cassette: \(Self.openFailure(error, path: path))")
+            throw StoreError.opening(path, error, writing: true)
         }
     }
 
     /// Seconds a connection waits for another process's lock before giving up.
     static let busyTimeout: TimeInterval = 15
-
-    /// What to tell a person when SQLite refuses to open `path` for writing.
-    static func openFailure(_ error: DatabaseError, path: String) -> String {
-        // SQLite says "unable to open database file" for a file it may read but not write: say which.
-        if FileManager.default.fileExists(atPath: path), !Self.isWritable(path) {
-            return "the file or its directory is read-only (recording needs to write the cassette and its -wal file)"
-        }
-        return error.message ?? "\(error)"
-    }
 
     /// Whether this process may write `path` and create files beside it, file systems mounted read-only included.
     static func isWritable(_ path: String) -> Bool {
@@ -191,17 +177,17 @@ public final class CassetteStore: Sendable {
         if applied.isEmpty {
             let others = tables.filter { $0 != "grdb_migrations" }
             guard others.isEmpty else {
-                throw StoreError(
-                    description: "\(path): not a tapedeck cassette (it holds other tables: \(others.prefix(5).joined(separator: ", "))); "
+                throw StoreError.foreignDatabase(
+                    path, "it holds other tables: \(others.prefix(5).joined(separator: ", "))); "
                         + "point --cassette at a new file or an existing cassette")
             }
             return .missing
         }
         guard applied.contains("v1"), tables.contains("interaction"), tables.contains("cassette_meta") else {
-            throw StoreError(description: "\(path): not a tapedeck cassette (its migrations are another program's)")
+            throw StoreError.foreignDatabase(path, "its migrations are another program's")
         }
         if !applied.isSubset(of: known) {
-            throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
+            throw StoreError.newerSchema(path)
         }
         return applied == known ? .current : .older
     }
@@ -210,7 +196,7 @@ public final class CassetteStore: Sendable {
         do {
             return try reader.read { db in try schemaState(db, path: path) }
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
+            throw StoreError.opening(path, error, verb: "not a usable cassette", writing: false)
         }
     }
 
@@ -242,7 +228,7 @@ public final class CassetteStore: Sendable {
             }
             try queue.close()
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): cannot open cassette: \(Self.openFailure(error, path: path))")
+            throw StoreError.opening(path, error, writing: true)
         }
     }
 
