@@ -1,4 +1,4 @@
-import Cassette
+@testable import Cassette
 import Foundation
 import MessagesAPI
 import Testing
@@ -135,6 +135,25 @@ struct CodecTests {
         } throws: { error in
             "\(error)".hasPrefix("f.jsonl:4: not valid JSON")
         }
+    }
+
+    /// Bodies that are not UTF-8 export as standard, padded base64 (what the hand-written encoder wrote before
+    /// Foundation's), and read back with or without the padding.
+    @Test(arguments: [
+        ([UInt8](), ""), ([0xFF], "/w=="), ([0xFF, 0x00], "/wA="), ([0xFF, 0x00, 0xC3, 0x28], "/wDDKA=="),
+        ([0xFB, 0xEF, 0xBE, 0x80], "++++gA=="),
+    ])
+    func binaryBodiesAreStandardPaddedBase64(bytes: [UInt8], base64: String) throws {
+        if !bytes.isEmpty { #expect(InteractionCodec.rawText(bytes) == ["base64": .string(base64)]) }
+        #expect(InteractionCodec.bytes(fromRaw: ["base64": .string(base64)]) == bytes)
+        var unpadded = Substring(base64)
+        while unpadded.hasSuffix("=") { unpadded = unpadded.dropLast() }
+        #expect(InteractionCodec.bytes(fromRaw: ["base64": .string(String(unpadded))]) == bytes)
+    }
+
+    @Test(arguments: ["a", "abcde", "ab cd", "-_-_"])
+    func malformedBase64IsRefused(_ text: String) {
+        #expect(InteractionCodec.bytes(fromRaw: ["base64": .string(text)]) == nil)
     }
 
     @Test func handWrittenFixturesMayOmitWhatCanBeDerived() throws {
