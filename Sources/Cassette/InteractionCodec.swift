@@ -121,6 +121,44 @@ public enum InteractionCodec {
         events.flatMap { SSEEvent(name: $0.name, data: $0.data).bytes }
     }
 
+    // MARK: - Files
+
+    /// Why an export file could not be read: where, and what is wrong there.
+    public struct FileError: Error, CustomStringConvertible, Sendable {
+        public let file: String
+        public let line: Int
+        public let reason: String
+        public var description: String { "\(file):\(line): \(reason)" }
+    }
+
+    /// The whole cassette as JSON Lines, in id order: the same cassette always gives the same text.
+    public static func export(_ interactions: [Interaction]) -> String {
+        interactions.map { encode($0) + "\n" }.joined()
+    }
+
+    /// Reads a whole export (blank lines and `//` comments allowed), failing on the first bad line.
+    public static func decodeExport(
+        _ text: String, file: String, ignoring: [JSONPath] = Fingerprint.defaultIgnoredPaths
+    ) throws(FileError) -> [Interaction] {
+        var interactions: [Interaction] = []
+        var number = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("//") { continue }
+            let interaction: Interaction
+            do {
+                interaction = try decode(String(line), line: number, ignoring: ignoring)
+            } catch {
+                throw FileError(file: file, line: error.line, reason: error.reason)
+            }
+            // What replay could not serve is refused here, with its line, rather than stored to fail later.
+            if let damage = interaction.damage { throw FileError(file: file, line: number, reason: damage) }
+            interactions.append(interaction)
+        }
+        return interactions
+    }
+
     // MARK: - Decoding
 
     /// Fingerprints of loose fixtures start with this; they never collide with SHA-256 hex.

@@ -147,7 +147,7 @@ struct RecordTests {
         #expect(all.count == 6)
         #expect(all.allSatisfy { $0.damage == nil })
         let committed = try String(contentsOf: Self.repository.appendingPathComponent("cassettes/demo.jsonl"), encoding: .utf8)
-        #expect(CassetteTools.export(all) == committed)
+        #expect(InteractionCodec.export(all) == committed)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
     }
