@@ -10,7 +10,7 @@ import MessagesAPI
 /// SQLite's conversions, so a hand-edited `status = 'abc'` would read as 0 and `is_stream = 'maybe'` as `false`,
 /// and a text column holding bytes that are not UTF-8 would come back repaired. That is why the type is not
 /// `Decodable` at all: no fetch can take the converting path by accident.
-struct InteractionRecord: Encodable, Equatable, FetchableRecord, MutablePersistableRecord {
+struct InteractionRecord: Encodable, FetchableRecord, MutablePersistableRecord {
     static let databaseTableName = "interaction"
 
     var id: Int64?
