@@ -114,7 +114,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TapedeckCLITests",
-            dependencies: ["TapedeckCLI", "TapedeckServer", "MessagesAPI"],
+            dependencies: ["TapedeckCLI", "TapedeckServer", "Cassette", "MessagesAPI"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

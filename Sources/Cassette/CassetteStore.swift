@@ -14,11 +14,6 @@ public final class CassetteStore: Sendable {
     /// cassette that nobody is writing, so looking never creates `-wal` or `-shm` files beside it.
     let pool: any DatabaseWriter
 
-    /// Why a cassette could not be used, said so a person can act on it.
-    public struct StoreError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     /// The part of a storage error a person can act on ("database or disk is full"), without SQL or codes.
     public static func reason(_ error: any Error) -> String {
         if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
@@ -35,7 +30,7 @@ public final class CassetteStore: Sendable {
         let fileManager = FileManager.default
         var isNew = false
         if !fileManager.fileExists(atPath: path) {
-            guard create else { throw StoreError(description: "\(path): no such cassette") }
+            guard create else { throw StoreError.noSuchCassette(path) }
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true) }
             isNew = true
@@ -44,10 +39,10 @@ public final class CassetteStore: Sendable {
             let header = (try? handle.read(upToCount: 16)) ?? Data()
             try? handle.close()
             if header.isEmpty && !create {
-                throw StoreError(description: "\(path): not a cassette (the file is empty)")
+                throw StoreError.notACassette(path, "the file is empty")
             }
             if !header.isEmpty && header != Data("SQLite format 3\0".utf8) {
-                throw StoreError(description: "\(path): not a cassette (not an SQLite database)")
+                throw StoreError.notACassette(path, "not an SQLite database")
             }
         }
         if readOnly && !isNew {
@@ -57,7 +52,7 @@ public final class CassetteStore: Sendable {
                 self.pool = pool
                 return
             case .missing where !create:
-                throw StoreError(description: "\(path): not a cassette (no tapedeck tables in it)")
+                throw StoreError.notACassette(path, "no tapedeck tables in it")
             case .missing, .older:
                 break  // Upgrade below, with a writable connection.
             }
@@ -93,7 +88,7 @@ public final class CassetteStore: Sendable {
         do {
             return try DatabaseQueue(path: "file:\(escaped)?immutable=1", configuration: configuration)
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): cannot open cassette: \(error.message ?? "\(error)")")
+            throw StoreError.opening(path, error, writing: false)
         }
     }
 
@@ -111,21 +106,12 @@ public final class CassetteStore: Sendable {
         do {
             return try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): cannot open cassette: \(Self.openFailure(error, path: path))")
+            throw StoreError.opening(path, error, writing: true)
         }
     }
 
     /// Seconds a connection waits for another process's lock before giving up.
     static let busyTimeout: TimeInterval = 15
-
-    /// What to tell a person when SQLite refuses to open `path` for writing.
-    static func openFailure(_ error: DatabaseError, path: String) -> String {
-        // SQLite says "unable to open database file" for a file it may read but not write: say which.
-        if FileManager.default.fileExists(atPath: path), !Self.isWritable(path) {
-            return "the file or its directory is read-only (recording needs to write the cassette and its -wal file)"
-        }
-        return error.message ?? "\(error)"
-    }
 
     /// Whether this process may write `path` and create files beside it, file systems mounted read-only included.
     static func isWritable(_ path: String) -> Bool {
@@ -191,17 +177,17 @@ public final class CassetteStore: Sendable {
         if applied.isEmpty {
             let others = tables.filter { $0 != "grdb_migrations" }
             guard others.isEmpty else {
-                throw StoreError(
-                    description: "\(path): not a tapedeck cassette (it holds other tables: \(others.prefix(5).joined(separator: ", "))); "
+                throw StoreError.foreignDatabase(
+                    path, "it holds other tables: \(others.prefix(5).joined(separator: ", "))); "
                         + "point --cassette at a new file or an existing cassette")
             }
             return .missing
         }
         guard applied.contains("v1"), tables.contains("interaction"), tables.contains("cassette_meta") else {
-            throw StoreError(description: "\(path): not a tapedeck cassette (its migrations are another program's)")
+            throw StoreError.foreignDatabase(path, "its migrations are another program's")
         }
         if !applied.isSubset(of: known) {
-            throw StoreError(description: "\(path): written by a newer tapedeck (schema newer than version \(schemaVersion)); upgrade tapedeck")
+            throw StoreError.newerSchema(path)
         }
         return applied == known ? .current : .older
     }
@@ -210,7 +196,7 @@ public final class CassetteStore: Sendable {
         do {
             return try reader.read { db in try schemaState(db, path: path) }
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): not a usable cassette: \(error.message ?? "\(error)")")
+            throw StoreError.opening(path, error, verb: "not a usable cassette", writing: false)
         }
     }
 
@@ -242,7 +228,7 @@ public final class CassetteStore: Sendable {
             }
             try queue.close()
         } catch let error as DatabaseError {
-            throw StoreError(description: "\(path): cannot open cassette: \(Self.openFailure(error, path: path))")
+            throw StoreError.opening(path, error, writing: true)
         }
     }
 
@@ -262,31 +248,32 @@ public final class CassetteStore: Sendable {
 
     // MARK: - Reading
 
+    private typealias Columns = InteractionRecord.Columns
+
     /// The occurrences recorded for one fingerprint, ascending, with their row ids (an indexed lookup).
     public func occurrences(fingerprint: String) async throws -> [(occurrence: Int, id: Int64)] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT occurrence, id FROM interaction WHERE fingerprint = ? ORDER BY occurrence", arguments: [fingerprint])
-                .map { row throws(DamagedRecording) in
-                    // Typed subscripts trap on a hand-edited column: read with the row reader's checks.
-                    let reader = InteractionRow(row)
-                    guard let id = reader.id else { throw reader.damaged("column id does not hold an integer") }
-                    return (occurrence: try reader.int("occurrence"), id: id)
-                }
+            let request = InteractionRecord.select(Columns.occurrence, Columns.id)
+                .filter(Columns.fingerprint == fingerprint).order(Columns.occurrence)
+            return try Row.fetchAll(db, request.asRequest(of: Row.self)).map { row throws(DamagedRecording) in
+                // Decoding an `Int` would take SQLite's conversion of a hand-edited column: read it checked.
+                let reader = InteractionRow(row)
+                guard let id = reader.id else { throw reader.damaged("column id does not hold an integer") }
+                return (occurrence: try reader.int(Columns.occurrence.rawValue), id: id)
+            }
         }
     }
 
     /// The interaction with row id `id`.
     public func interaction(id: Int64) async throws -> Interaction? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM interaction WHERE id = ?", arguments: [id]).map(InteractionRow.decode)
-        }
+        try await pool.read { db in try InteractionRecord.fetchOne(db, key: id)?.interaction() }
     }
 
     /// The recorded interactions for one fingerprint, by occurrence.
     public func interactions(fingerprint: String) async throws -> [Interaction] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE fingerprint = ? ORDER BY occurrence", arguments: [fingerprint])
-                .map(InteractionRow.decode)
+            try InteractionRecord.filter(Columns.fingerprint == fingerprint).order(Columns.occurrence).fetchAll(db)
+                .map { record throws(DamagedRecording) in try record.interaction() }
         }
     }
 
@@ -331,35 +318,29 @@ public final class CassetteStore: Sendable {
 
     /// One page of interactions, and whether more match beyond it.
     public func interactions(matching query: Query) async throws -> (page: [Interaction], hasMore: Bool) {
-        var conditions = ["id > ?"]
-        var arguments: StatementArguments = [query.afterID ?? 0]
-        if let model = query.model {
-            conditions.append("model = ?")
-            _ = arguments.append(contentsOf: [model])
-        }
-        if let status = query.status {
-            conditions.append("status = ?")
-            _ = arguments.append(contentsOf: [status])
-        }
+        var request = InteractionRecord.filter(Columns.id > (query.afterID ?? 0))
+        if let model = query.model { request = request.filter(Columns.model == model) }
+        if let status = query.status { request = request.filter(Columns.status == status) }
         if let text = query.text, !text.isEmpty {
             let pattern = "%" + text.replacing("\\", with: "\\\\").replacing("%", with: "\\%").replacing("_", with: "\\_") + "%"
-            conditions.append(
-                "(CAST(request_body AS TEXT) LIKE ? ESCAPE '\\' OR CAST(response_body AS TEXT) LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')")
-            _ = arguments.append(contentsOf: [pattern, pattern, pattern])
+            request = request.filter(
+                cast(Columns.requestBody, as: .text).like(pattern, escape: "\\")
+                    || cast(Columns.responseBody, as: .text).like(pattern, escape: "\\")
+                    || Columns.path.like(pattern, escape: "\\"))
         }
-        _ = arguments.append(contentsOf: [query.limit + 1])
-        let sql = "SELECT * FROM interaction WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?"
-        let bound = arguments
-        let rows = try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map(InteractionRow.decode) }
+        let page = request.order(Columns.id).limit(query.limit + 1)
+        let rows = try await pool.read { db in
+            try page.fetchAll(db).map { record throws(DamagedRecording) in try record.interaction() }
+        }
         return (Array(rows.prefix(query.limit)), rows.count > query.limit)
     }
 
     /// Interactions with loose matchers, in id (file) order; damaged ones are left out (they match nothing).
     public func looseInteractions() async throws -> [Interaction] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM interaction WHERE matcher IS NOT NULL ORDER BY id")
+            try Row.fetchAll(db, InteractionRecord.filter(Columns.matcher != nil).order(Columns.id).asRequest(of: Row.self))
                 .compactMap { row in
-                    guard let interaction = try? InteractionRow.decode(row), interaction.damage == nil else { return nil }
+                    guard let interaction = try? InteractionRecord.interaction(from: row), interaction.damage == nil else { return nil }
                     return interaction
                 }
         }
@@ -375,8 +356,9 @@ public final class CassetteStore: Sendable {
     /// Every row, in id order, each read or found damaged: what `tapedeck cassette verify` looks at.
     public func scan() async throws -> [Result<Interaction, DamagedRecording>] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM interaction ORDER BY id").map { row in
-                Result { () throws(DamagedRecording) in try InteractionRow.decode(row) }
+            // Rows, not records: one damaged row must not stop the others being read.
+            try Row.fetchAll(db, InteractionRecord.order(Columns.id).asRequest(of: Row.self)).map { row in
+                Result { () throws(DamagedRecording) in try InteractionRecord.interaction(from: row) }
             }
         }
     }
@@ -384,12 +366,12 @@ public final class CassetteStore: Sendable {
     /// Every interaction, in id order; throws `DamagedRecording` for the first row that cannot be read.
     public func all() async throws -> [Interaction] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM interaction ORDER BY id").map(InteractionRow.decode)
+            try InteractionRecord.order(Columns.id).fetchAll(db).map { record throws(DamagedRecording) in try record.interaction() }
         }
     }
 
     public func count() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM interaction") ?? 0 }
+        try await pool.read { db in try InteractionRecord.fetchCount(db) }
     }
 
     /// `PRAGMA integrity_check`'s verdict: `"ok"` for a sound file.
@@ -420,34 +402,17 @@ public final class CassetteStore: Sendable {
 
     /// The one way rows are written: replace the same fingerprint and occurrence in place, or insert.
     static func write(_ interaction: Interaction, keepingID: Bool, in db: Database) throws -> (id: Int64, inserted: Bool) {
-        let existing = try Int64.fetchOne(
-            db, sql: "SELECT id FROM interaction WHERE fingerprint = ? AND occurrence = ?",
-            arguments: [interaction.fingerprint, interaction.occurrence])
-        var id = existing
-        if existing == nil, keepingID, let wanted = interaction.id,
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM interaction WHERE id = ?", arguments: [wanted]) == 0
-        {
-            id = wanted
+        let slot = InteractionRecord.filter(Columns.fingerprint == interaction.fingerprint && Columns.occurrence == interaction.occurrence)
+        // `id` is the rowid (`INTEGER PRIMARY KEY`): SQLite stores nothing but integers there.
+        let existing = try slot.select(Columns.id, as: Int64.self).fetchOne(db)
+        var record = InteractionRecord(interaction)
+        record.id = existing
+        if existing == nil, keepingID, let wanted = interaction.id, try !InteractionRecord.exists(db, key: wanted) {
+            record.id = wanted
         }
-        if let existing { try db.execute(sql: "DELETE FROM interaction WHERE id = ?", arguments: [existing]) }
-        try db.execute(
-            sql: """
-                INSERT INTO interaction (id, recorded_at, method, path, query, fingerprint, occurrence, request_headers,
-                    request_body, status, response_headers, response_body, is_stream, events, message, model,
-                    matcher, is_fixture)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                id, interaction.recordedAt, interaction.method, interaction.path, interaction.query,
-                interaction.fingerprint, interaction.occurrence,
-                JSONWriter.string(interaction.requestHeaders.json), Data(interaction.requestBody),
-                interaction.status, JSONWriter.string(interaction.responseHeaders.json),
-                Data(interaction.responseBody), interaction.isStream,
-                interaction.isStream ? JSONWriter.string(interaction.events.json) : nil,
-                interaction.message.map(JSONWriter.string), interaction.model,
-                interaction.matcher.map(JSONWriter.string), interaction.isFixture,
-            ])
-        return (id ?? db.lastInsertedRowID, existing == nil)
+        if let existing { try InteractionRecord.deleteOne(db, key: existing) }
+        try record.insert(db)
+        return (record.id ?? db.lastInsertedRowID, existing == nil)
     }
 
     /// Folds the write-ahead log into the main file, so the cassette is one self-contained file.
@@ -458,13 +423,6 @@ public final class CassetteStore: Sendable {
     /// Deletes interactions by id; returns how many existed.
     @discardableResult
     public func delete(ids: [Int64]) async throws -> Int {
-        try await pool.write { db in
-            var removed = 0
-            for id in ids {
-                try db.execute(sql: "DELETE FROM interaction WHERE id = ?", arguments: [id])
-                removed += db.changesCount
-            }
-            return removed
-        }
+        try await pool.write { db in try InteractionRecord.deleteAll(db, keys: ids) }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 public import MessagesAPI
 
 /// The readable, lossless JSON Lines form of a cassette: one interaction a line, keys in a fixed order, bodies
@@ -57,16 +58,25 @@ public enum InteractionCodec {
         }
     }
 
-    /// Text as a string when it is UTF-8, or `{"base64": …}` otherwise.
+    /// Text as a string when it is UTF-8, or `{"base64": …}` (standard alphabet, padded) otherwise.
     static func rawText(_ bytes: [UInt8]) -> JSONValue {
         if let text = String(validating: bytes, as: UTF8.self) { return .string(text) }
-        return ["base64": .string(Base64Codec.encode(bytes))]
+        return ["base64": .string(Data(bytes).base64EncodedString())]
     }
 
     static func bytes(fromRaw value: JSONValue) -> [UInt8]? {
         if let text = value.stringValue { return Array(text.utf8) }
-        if let b64 = value["base64"]?.stringValue { return Base64Codec.decode(b64) }
+        if let b64 = value["base64"]?.stringValue { return base64Decoded(b64) }
         return nil
+    }
+
+    /// Base64 with or without its padding: Foundation requires the padding, hand-written fixtures may leave it
+    /// out, as the decoder before Foundation's allowed.
+    static func base64Decoded(_ text: String) -> [UInt8]? {
+        var unpadded = Substring(text)
+        while unpadded.hasSuffix("=") { unpadded = unpadded.dropLast() }
+        let padding = String(repeating: "=", count: (4 - unpadded.utf8.count % 4) % 4)
+        return Data(base64Encoded: unpadded + padding).map(Array.init)
     }
 
     static func encode(event: Interaction.Event) -> JSONValue {
@@ -109,6 +119,44 @@ public enum InteractionCodec {
     /// The wire bytes of a list of events.
     static func rebuild(_ events: [Interaction.Event]) -> [UInt8] {
         events.flatMap { SSEEvent(name: $0.name, data: $0.data).bytes }
+    }
+
+    // MARK: - Files
+
+    /// Why an export file could not be read: where, and what is wrong there.
+    public struct FileError: Error, CustomStringConvertible, Sendable {
+        public let file: String
+        public let line: Int
+        public let reason: String
+        public var description: String { "\(file):\(line): \(reason)" }
+    }
+
+    /// The whole cassette as JSON Lines, in id order: the same cassette always gives the same text.
+    public static func export(_ interactions: [Interaction]) -> String {
+        interactions.map { encode($0) + "\n" }.joined()
+    }
+
+    /// Reads a whole export (blank lines and `//` comments allowed), failing on the first bad line.
+    public static func decodeExport(
+        _ text: String, file: String, ignoring: [JSONPath] = Fingerprint.defaultIgnoredPaths
+    ) throws(FileError) -> [Interaction] {
+        var interactions: [Interaction] = []
+        var number = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("//") { continue }
+            let interaction: Interaction
+            do {
+                interaction = try decode(String(line), line: number, ignoring: ignoring)
+            } catch {
+                throw FileError(file: file, line: error.line, reason: error.reason)
+            }
+            // What replay could not serve is refused here, with its line, rather than stored to fail later.
+            if let damage = interaction.damage { throw FileError(file: file, line: number, reason: damage) }
+            interactions.append(interaction)
+        }
+        return interactions
     }
 
     // MARK: - Decoding
@@ -227,44 +275,5 @@ extension JSONValue {
         guard case .object(var object) = self else { return }
         object["message"] = message
         self = .object(object)
-    }
-}
-
-/// Standard base64, for bodies that are not UTF-8.
-enum Base64Codec {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
-            let n = UInt32(b0) << 16 | UInt32(b1) << 8 | UInt32(b2)
-            out.append(alphabet[Int(n >> 18 & 63)])
-            out.append(alphabet[Int(n >> 12 & 63)])
-            out.append(i + 1 < bytes.count ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(i + 2 < bytes.count ? alphabet[Int(n & 63)] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func decode(_ text: String) -> [UInt8]? {
-        var values: [UInt8] = []
-        for c in text.utf8 where c != UInt8(ascii: "=") {
-            guard let i = alphabet.firstIndex(of: c) else { return nil }
-            values.append(UInt8(i))
-        }
-        var out: [UInt8] = []
-        var i = 0
-        while i + 1 < values.count {
-            let n = (UInt32(values[i]) << 18) | (UInt32(values[i + 1]) << 12)
-                | (i + 2 < values.count ? UInt32(values[i + 2]) << 6 : 0) | (i + 3 < values.count ? UInt32(values[i + 3]) : 0)
-            out.append(UInt8(n >> 16 & 0xFF))
-            if i + 2 < values.count { out.append(UInt8(n >> 8 & 0xFF)) }
-            if i + 3 < values.count { out.append(UInt8(n & 0xFF)) }
-            i += 4
-        }
-        return out
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 public import MessagesAPI
 import Synchronization
 
@@ -39,8 +38,13 @@ public final class Tape: Sendable {
         self.counters = counters
         openStore = { try CassetteStore(path: path, create: true) }
         var initial = State()
-        if create || FileManager.default.fileExists(atPath: path) {
-            let store = try await CassetteStore.open(path: path, create: create, readOnly: !create)
+        let opened: CassetteStore?
+        do {
+            opened = try await CassetteStore.open(path: path, create: create, readOnly: !create)
+        } catch let error as CassetteStore.StoreError where error == .noSuchCassette {
+            opened = nil
+        }
+        if let store = opened {
             initial.store = store
             initial.count = try await store.count()
             // A damaged fixture matches nothing; `tapedeck cassette verify` names it.

@@ -1,5 +1,10 @@
 public import MessagesAPI
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // Data's base64 without the rest of Foundation
+#else
+import Foundation
+#endif
 
 /// Builds deterministic answers to Messages API requests: a function of the request's fingerprint only.
 ///
@@ -170,31 +175,6 @@ public struct Synthesizer: Sendable {
             block = Array(SHA256.hash(data: block))
             bytes += block
         }
-        return Base64.encode(Array(bytes.prefix(length)))
-    }
-}
-
-/// Standard base64 with padding; Foundation is not needed for this one job.
-enum Base64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i + 2 < bytes.count {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
-            i += 3
-        }
-        let rest = bytes.count - i
-        if rest == 1 {
-            let n = UInt32(bytes[i]) << 16
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
-        } else if rest == 2 {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
-        }
-        return String(decoding: out, as: UTF8.self)
+        return Data(bytes.prefix(length)).base64EncodedString()
     }
 }

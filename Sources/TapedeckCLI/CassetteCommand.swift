@@ -36,7 +36,7 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Argument(help: "The cassette.") var path: String
 
         func run() async throws {
-            print(CassetteTools.list(try await open(path).all()), terminator: "")
+            print(CassettePresentation.list(try await open(path).all()), terminator: "")
         }
     }
 
@@ -49,7 +49,7 @@ public struct CassetteCommand: AsyncParsableCommand {
             guard let interaction = try await open(path).interaction(id: id) else {
                 throw fail("\(path): no interaction \(id)")
             }
-            print(CassetteTools.show(interaction), terminator: "")
+            print(CassettePresentation.show(interaction), terminator: "")
         }
     }
 
@@ -58,7 +58,7 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Argument(help: "The cassette.") var path: String
 
         func run() async throws {
-            print(CassetteTools.stats(try await open(path).all(), fileSize: fileSize(path)), terminator: "")
+            print(CassettePresentation.stats(try await open(path).all(), fileSize: fileSize(path)), terminator: "")
         }
     }
 
@@ -84,7 +84,7 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Option(help: "Write here instead of standard output.") var out: String?
 
         func run() async throws {
-            let text = CassetteTools.export(try await open(path).all())
+            let text = InteractionCodec.export(try await open(path).all())
             if let out {
                 do {
                     try text.write(toFile: out, atomically: true, encoding: .utf8)
@@ -111,7 +111,7 @@ public struct CassetteCommand: AsyncParsableCommand {
             guard let text = String(validating: Array(data), as: UTF8.self) else { throw fail("\(file): not UTF-8 text") }
             let interactions: [Interaction]
             do {
-                interactions = try CassetteTools.decodeExport(
+                interactions = try InteractionCodec.decodeExport(
                     text, file: file, ignoring: Fingerprint.defaultIgnoredPaths + matchIgnore.map(JSONPath.init(parsing:)))
             } catch {
                 throw fail(error.description)
@@ -130,7 +130,7 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Argument(help: "The new cassette.") var b: String
 
         func run() async throws {
-            let (text, differs) = CassetteTools.diff(try await open(a).all(), try await open(b).all())
+            let (text, differs) = CassettePresentation.diff(try await open(a).all(), try await open(b).all())
             print(text, terminator: "")
             // Like diff(1): 1 when the cassettes differ.
             if differs { throw ExitCode(1) }
@@ -158,7 +158,7 @@ public struct CassetteCommand: AsyncParsableCommand {
                 case .failure(let damaged): problems.append(damaged.description)
                 }
             }
-            problems += CassetteTools.verify(interactions)
+            problems += CassettePresentation.verify(interactions)
             if problems.isEmpty {
                 print("\(path): ok (schema \(version), \(interactions.count) interactions)")
             } else {

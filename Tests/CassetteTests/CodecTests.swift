@@ -1,4 +1,4 @@
-import Cassette
+@testable import Cassette
 import Foundation
 import MessagesAPI
 import Testing
@@ -87,8 +87,8 @@ struct CodecTests {
     /// whatever order the stored JSON had.
     @Test func exportIsStable() throws {
         let all = try Samples.all()
-        let text = CassetteTools.export(all)
-        #expect(CassetteTools.export(try CassetteTools.decodeExport(text, file: "x.jsonl")) == text)
+        let text = InteractionCodec.export(all)
+        #expect(InteractionCodec.export(try InteractionCodec.decodeExport(text, file: "x.jsonl")) == text)
         let keyOrder = ["id", "recorded_at", "method", "path", "query", "fingerprint", "occurrence", "model"]
         for line in text.split(separator: "\n") {
             let keys = try #require(try JSONParser.parse(String(line)).objectValue).keys
@@ -102,13 +102,15 @@ struct CodecTests {
         let path = directory.file("codec.sqlite")
         let store = try CassetteStore(path: path)
         try await store.saveAll(try Samples.all())
-        let exported = CassetteTools.export(try await store.all())
+        let exported = InteractionCodec.export(try await store.all())
         let path2 = directory.file("codec-2.sqlite")
         let store2 = try CassetteStore(path: path2)
-        try await store2.saveAll(try CassetteTools.decodeExport(exported, file: "x.jsonl"))
-        #expect(CassetteTools.export(try await store2.all()) == exported)
-        #expect(CassetteTools.verify(try await store2.all()).isEmpty)
-        #expect(CassetteTools.diff(try await store.all(), try await store2.all()) == ("no differences\n", false))
+        try await store2.saveAll(try InteractionCodec.decodeExport(exported, file: "x.jsonl"))
+        #expect(InteractionCodec.export(try await store2.all()) == exported)
+        // Ids are kept on import, so the two cassettes read equal; `cassette verify` and `diff` over the same
+        // round trip are in TapedeckCLITests (CassettePresentationTests).
+        #expect(try await store2.all() == store.all())
+        #expect(try await store2.all().allSatisfy { $0.damage == nil })
     }
 
     @Test(arguments: [
@@ -122,7 +124,7 @@ struct CodecTests {
     ])
     func badLinesSayWhereAndWhat(_ line: String, _ expected: String) {
         #expect {
-            _ = try CassetteTools.decodeExport(line, file: "x.jsonl")
+            _ = try InteractionCodec.decodeExport(line, file: "x.jsonl")
         } throws: { error in
             "\(error)".hasPrefix(expected)
         }
@@ -131,10 +133,29 @@ struct CodecTests {
     @Test func errorsAreFoundOnTheirLine() {
         let text = "// a comment\n\n{\"match\":{\"model\":\"m\"},\"response\":{\"message\":{}}}\n{broken\n"
         #expect {
-            _ = try CassetteTools.decodeExport(text, file: "f.jsonl")
+            _ = try InteractionCodec.decodeExport(text, file: "f.jsonl")
         } throws: { error in
             "\(error)".hasPrefix("f.jsonl:4: not valid JSON")
         }
+    }
+
+    /// Bodies that are not UTF-8 export as standard, padded base64 (what the hand-written encoder wrote before
+    /// Foundation's), and read back with or without the padding.
+    @Test(arguments: [
+        ([UInt8](), ""), ([0xFF], "/w=="), ([0xFF, 0x00], "/wA="), ([0xFF, 0x00, 0xC3, 0x28], "/wDDKA=="),
+        ([0xFB, 0xEF, 0xBE, 0x80], "++++gA=="),
+    ])
+    func binaryBodiesAreStandardPaddedBase64(bytes: [UInt8], base64: String) throws {
+        if !bytes.isEmpty { #expect(InteractionCodec.rawText(bytes) == ["base64": .string(base64)]) }
+        #expect(InteractionCodec.bytes(fromRaw: ["base64": .string(base64)]) == bytes)
+        var unpadded = Substring(base64)
+        while unpadded.hasSuffix("=") { unpadded = unpadded.dropLast() }
+        #expect(InteractionCodec.bytes(fromRaw: ["base64": .string(String(unpadded))]) == bytes)
+    }
+
+    @Test(arguments: ["a", "abcde", "ab cd", "-_-_"])
+    func malformedBase64IsRefused(_ text: String) {
+        #expect(InteractionCodec.bytes(fromRaw: ["base64": .string(text)]) == nil)
     }
 
     @Test func handWrittenFixturesMayOmitWhatCanBeDerived() throws {

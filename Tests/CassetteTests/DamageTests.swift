@@ -94,7 +94,8 @@ struct DamageTests {
         }
         // A fresh look: the first store opened the file as immutable, before the edit.
         let edited = try CassetteStore(path: path, create: false, readOnly: true)
-        let problems = CassetteTools.verify(try await edited.all().filter { $0.id == streamID })
+        // What `cassette verify` reports first (its text is tested in TapedeckCLITests).
+        let problems = try await edited.all().filter { $0.id == streamID }.compactMap(\.damage)
         #expect(problems.count == 1 && problems.first?.contains("without message_stop") == true, "\(problems)")
     }
 
@@ -102,14 +103,14 @@ struct DamageTests {
     func importRefusesImpossibleStatuses(status: Int) {
         let line = #"{"request":{"body":{"model":"m","messages":[]}},"response":{"status":\#(status),"body":{}}}"#
         #expect {
-            try CassetteTools.decodeExport(line, file: "f.jsonl")
+            try InteractionCodec.decodeExport(line, file: "f.jsonl")
         } throws: { "\($0)".contains("f.jsonl:1: status \(status) is not an HTTP status") }
     }
 
     @Test(arguments: [204, 304])
     func bodylessStatusesImport(status: Int) throws {
         let line = #"{"request":{"body":{"model":"m","messages":[]}},"response":{"status":\#(status),"body":{}}}"#
-        #expect(try CassetteTools.decodeExport(line, file: "f.jsonl").first?.status == status)
+        #expect(try InteractionCodec.decodeExport(line, file: "f.jsonl").first?.status == status)
         #expect(Interaction.isBodyless(status))
     }
 }

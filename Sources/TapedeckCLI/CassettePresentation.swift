@@ -1,13 +1,8 @@
-import Foundation
-public import MessagesAPI
+public import Cassette
+import MessagesAPI
 
-/// What `tapedeck cassette …` does, as functions over cassettes and text; the command line only prints.
-public enum CassetteTools {
-    /// A problem with a file, said with its place so a person can fix it.
-    public struct ToolError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
+/// What `tapedeck cassette …` shows, as functions from interactions to text; the commands only read and print.
+public enum CassettePresentation {
     // MARK: list / show / stats
 
     /// One line per interaction: id, method, path, model, status, form, occurrence, size, time, first words.
@@ -80,34 +75,6 @@ public enum CassetteTools {
             out += "by endpoint:\n" + counts { "\($0.method) \($0.path)" } + "\n"
         }
         return out
-    }
-
-    // MARK: export / import
-
-    /// The whole cassette as JSON Lines, in id order: the same cassette always gives the same text.
-    public static func export(_ interactions: [Interaction]) -> String {
-        interactions.map { InteractionCodec.encode($0) + "\n" }.joined()
-    }
-
-    /// Reads a whole export, failing on the first bad line with `file:line: reason`.
-    public static func decodeExport(_ text: String, file: String, ignoring: [JSONPath] = Fingerprint.defaultIgnoredPaths) throws(ToolError) -> [Interaction] {
-        var interactions: [Interaction] = []
-        var number = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            number += 1
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.hasPrefix("//") { continue }
-            let interaction: Interaction
-            do {
-                interaction = try InteractionCodec.decode(String(line), line: number, ignoring: ignoring)
-            } catch {
-                throw ToolError(description: "\(file):\(error.line): \(error.reason)")
-            }
-            // What replay could not serve is refused here, with its line, rather than stored to fail later.
-            if let damage = interaction.damage { throw ToolError(description: "\(file):\(number): \(damage)") }
-            interactions.append(interaction)
-        }
-        return interactions
     }
 
     // MARK: diff

@@ -1,9 +1,10 @@
-public import MessagesAPI
+import Cassette
+import MessagesAPI
 
 /// The admin API's and the inspector's views of an interaction.
 extension Interaction {
     /// One row of a listing: what was asked and answered, in a line each.
-    public var summaryJSON: JSONValue {
+    var summaryJSON: JSONValue {
         let request = requestJSON
         return [
             "id": .int(Int(id ?? 0)),
@@ -24,7 +25,7 @@ extension Interaction {
 
     /// Everything stored, bodies parsed where they are JSON; a stream as its events with offsets and the text its
     /// deltas add up to.
-    public var detailJSON: JSONValue {
+    var detailJSON: JSONValue {
         func body(_ bytes: [UInt8]) -> JSONValue {
             if bytes.isEmpty { return .null }
             return (try? JSONParser.parse(bytes)) ?? .string(String(decoding: bytes, as: UTF8.self))
@@ -50,7 +51,7 @@ extension Interaction {
     }
 
     /// The answer's text: the message's text and thinking blocks, or an error's message.
-    public var answerText: String {
+    var answerText: String {
         let answer = answerJSON
         if let error = answer?["error"]?["message"]?.stringValue { return "error: " + error }
         if let error = events.last(where: { $0.name == "error" }).flatMap({ try? JSONParser.parse($0.data) }),
@@ -68,7 +69,7 @@ extension Interaction {
     }
 
     /// The content block types of the answer (`thinking`, `text`, `tool_use`, ...), in order, each once.
-    public var blockKinds: [String] {
+    var blockKinds: [String] {
         var kinds: [String] = []
         for block in answerJSON?["content"]?.arrayValue ?? [] {
             if let kind = block["type"]?.stringValue, !kinds.contains(kind) { kinds.append(kind) }
@@ -77,7 +78,7 @@ extension Interaction {
     }
 
     /// The Message (assembled for streams), or the JSON body a plain answer had.
-    public var answerJSON: JSONValue? { message ?? (isStream ? nil : try? JSONParser.parse(responseBody)) }
+    var answerJSON: JSONValue? { message ?? (isStream ? nil : try? JSONParser.parse(responseBody)) }
 
     static func preview(_ text: String) -> String {
         let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
