@@ -40,7 +40,7 @@ struct MessagesController: Sendable {
             let events = StreamBuilder(seed: exchange.fingerprint.seed).events(for: message)
             return Answer(headers: headers, body: .events(events), source: .synthesized)
         }
-        return Answer(headers: headers, body: .json(JSONWriter.bytes(message)), source: .synthesized)
+        return Answer(headers: headers, body: .json(JSONWriter.bytes(message.json)), source: .synthesized)
     }
 
     func countTokens(_ exchange: Dispatcher.Exchange) async throws -> Answer {

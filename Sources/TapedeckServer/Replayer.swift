@@ -61,7 +61,7 @@ final class Replayer: Sendable {
             let message = complete(partial, for: exchange)
             let headers = interaction.responseHeaders.map { ($0.name, $0.value) }.filter { !Self.formHeaders.contains($0.0.lowercased()) }
                 + [("request-id", Identifier.make(prefix: Identifier.request, seed: fingerprint.bytes, label: "request"))]
-            if wantsStream {
+            if wantsStream, let message = try? Message(json: message) {
                 return Answer(headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
             }
             return Answer(headers: headers, body: .json(JSONWriter.bytes(message)), source: .recorded)
@@ -82,7 +82,7 @@ final class Replayer: Sendable {
         }
 
         if !interaction.isStream && wantsStream && interaction.status == 200,
-            let message = try? JSONParser.parse(interaction.responseBody), message["type"] == "message"
+            let json = try? JSONParser.parse(interaction.responseBody), let message = try? Message(json: json)
         {
             let events = StreamBuilder(seed: fingerprint.seed).events(for: message)
             return Answer(status: 200, headers: portable, body: .events(events), source: .recorded)
