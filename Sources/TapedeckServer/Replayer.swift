@@ -104,7 +104,8 @@ final class Replayer: Sendable {
     func complete(_ partial: JSONValue, for exchange: Dispatcher.Exchange) -> JSONValue {
         let given = partial.objectValue ?? JSONObject()
         let requestModel = exchange.body?["model"]?.stringValue ?? "claude-sonnet-4-5"
-        var content: [JSONValue] = []
+        var content: [ContentBlock] = []
+        var outputText = ""
         for (i, block) in (given["content"]?.arrayValue ?? []).enumerated() {
             guard case .object(var object) = block else { continue }
             if object["type"] == nil { object["type"] = "text" }
@@ -114,33 +115,28 @@ final class Replayer: Sendable {
                 }
                 if object["input"] == nil { object["input"] = .object(JSONObject()) }
             }
-            content.append(.object(object))
+            outputText += object["text"]?.stringValue ?? object["thinking"]?.stringValue ?? object["input"].map(JSONWriter.string) ?? ""
+            content.append(ContentBlock(object))
         }
-        let outputText = content.map { block -> String in
-            block["text"]?.stringValue ?? block["thinking"]?.stringValue ?? block["input"].map(JSONWriter.string) ?? ""
-        }.joined()
         var inputTokens = 0
         if let body = exchange.body?.objectValue,
             let request = try? RequestValidator(catalog: catalog).validateShape(body, endpoint: .messages)
         {
             inputTokens = TokenEstimator.inputTokens(for: request)
         }
-        let hasToolUse = content.contains { $0["type"] == "tool_use" }
-        var usage: JSONObject = [
-            "input_tokens": .int(inputTokens), "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-            "output_tokens": .int(max(1, TokenEstimator.count(outputText))),
-        ]
-        for (key, value) in given["usage"]?.objectValue ?? JSONObject() { usage[key] = value }
-        return [
-            "model": given["model"] ?? .string(catalog.model(named: requestModel)?.id ?? requestModel),
-            "id": given["id"] ?? .string(Identifier.make(prefix: Identifier.message, seed: exchange.fingerprint.bytes)),
-            "type": "message",
-            "role": "assistant",
-            "content": .array(content),
-            "stop_reason": given["stop_reason"] ?? .string(hasToolUse ? "tool_use" : "end_turn"),
-            "stop_sequence": given["stop_sequence"] ?? .null,
-            "stop_details": given["stop_details"] ?? .null,
-            "usage": .object(usage),
-        ]
+        let hasToolUse = content.contains { if case .toolUse = $0 { true } else { false } }
+        var usage = Usage(
+            inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.count(outputText)),
+            cacheCreationInputTokens: 0, cacheReadInputTokens: 0)
+        for (key, value) in given["usage"]?.objectValue ?? JSONObject() { usage.set(value, forKey: key) }
+        var message = Message(
+            id: Identifier.make(prefix: Identifier.message, seed: exchange.fingerprint.bytes),
+            model: catalog.model(named: requestModel)?.id ?? requestModel,
+            content: content, stopReason: hasToolUse ? "tool_use" : "end_turn", usage: usage)
+        // What the fixture gives wins, in the standard places, whatever its type.
+        for key in ["model", "id", "stop_reason", "stop_sequence", "stop_details"] {
+            if let value = given[key] { message.set(value, forKey: key) }
+        }
+        return message.json
     }
 }
