@@ -25,7 +25,7 @@ public struct Synthesizer: Sendable {
         var stopReason = "end_turn"
         var stopSequence: String?
         var thinkingTokens = 0
-        let topic = request.lastUserText
+        let topic = request.lastUserTextWithToolResults
 
         // Thinking comes first and spends from the same budget.
         switch request.thinking {
