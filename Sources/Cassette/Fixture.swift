@@ -45,12 +45,6 @@ public enum Fixture {
         return true
     }
 
-    /// The text of the last user turn (string content, or its text blocks joined).
-    public static func lastUserText(_ body: JSONValue) -> String {
-        guard let last = body["messages"]?.arrayValue?.last(where: { $0["role"] == "user" }) else { return "" }
-        if let text = last["content"]?.stringValue { return text }
-        return (last["content"]?.arrayValue ?? []).compactMap { block -> String? in
-            block["type"] == "text" ? block["text"]?.stringValue : nil
-        }.joined(separator: "\n")
-    }
+    /// What the person typed in the last user turn of `body`: `MessagesRequest.lastUserText(in:)`, which says how.
+    public static func lastUserText(_ body: JSONValue) -> String { MessagesRequest.lastUserText(in: body) }
 }

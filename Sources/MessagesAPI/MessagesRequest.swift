@@ -39,16 +39,38 @@ public struct MessagesRequest: Sendable {
     public let toolChoice: ToolChoice
     public let thinking: Thinking
 
-    /// The text of the last user turn, for synthesis and for people reading lists of recordings.
+    /// What the person typed in the last user turn: its text blocks joined with newlines (string content is one
+    /// text block). Tool results, images and other blocks are left out. Fixture matchers (`last_user`) compare
+    /// against this, and lists of recordings show it.
     public var lastUserText: String {
-        guard let message = messages.last(where: { $0.role == "user" }) else { return "" }
-        return message.blocks.compactMap { block -> String? in
+        messages.last(where: { $0.role == "user" }).map { Self.text(ofTurn: $0.blocks, toolResults: false) } ?? ""
+    }
+
+    /// Everything in the last user turn an answer could reply to: `lastUserText` plus the text of its
+    /// `tool_result` blocks, in block order, joined with newlines. Synthesis takes its topic from this.
+    public var lastUserTextWithToolResults: String {
+        messages.last(where: { $0.role == "user" }).map { Self.text(ofTurn: $0.blocks, toolResults: true) } ?? ""
+    }
+
+    /// `lastUserText` of a body that may not be valid: the same text, read from raw JSON.
+    public static func lastUserText(in body: JSONValue) -> String {
+        guard let last = body["messages"]?.arrayValue?.last(where: { $0["role"] == "user" }) else { return "" }
+        switch last["content"] {
+        case .string(let text)?: return text
+        case .array(let blocks)?: return text(ofTurn: blocks.compactMap(\.objectValue), toolResults: false)
+        default: return ""
+        }
+    }
+
+    /// The one reading of a turn's text behind `lastUserText` and `lastUserTextWithToolResults`.
+    static func text(ofTurn blocks: [JSONObject], toolResults: Bool) -> String {
+        blocks.compactMap { block -> String? in
             switch block["type"]?.stringValue {
             case "text": block["text"]?.stringValue
-            case "tool_result": Self.text(of: block["content"])
+            case "tool_result" where toolResults: text(of: block["content"])
             default: nil
             }
-        }.joined(separator: " ")
+        }.joined(separator: "\n")
     }
 
     /// Whether the conversation's last user turn answers a tool call.
@@ -60,7 +82,7 @@ public struct MessagesRequest: Sendable {
     static func text(of content: JSONValue?) -> String? {
         switch content {
         case .string(let s)?: s
-        case .array(let blocks)?: blocks.compactMap { $0["text"]?.stringValue }.joined(separator: " ")
+        case .array(let blocks)?: blocks.compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
         default: nil
         }
     }

@@ -22,15 +22,15 @@ public struct Synthesizer: Sendable {
     ///   - request: The validated request.
     ///   - model: The catalog entry; answers report its dated id.
     ///   - fingerprint: The request's fingerprint, which seeds everything.
-    public func message(for request: MessagesRequest, model: ModelInfo, fingerprint: Fingerprint) -> JSONValue {
+    public func message(for request: MessagesRequest, model: ModelInfo, fingerprint: Fingerprint) -> Message {
         var random = SeededGenerator(seed: fingerprint.seed)
         let maxTokens = request.maxTokens ?? 1024
         var budget = maxTokens
-        var content: [JSONValue] = []
+        var content: [ContentBlock] = []
         var stopReason = "end_turn"
-        var stopSequence: JSONValue = .null
+        var stopSequence: String?
         var thinkingTokens = 0
-        let topic = request.lastUserText
+        let topic = request.lastUserTextWithToolResults
 
         // Thinking comes first and spends from the same budget.
         switch request.thinking {
@@ -38,7 +38,7 @@ public struct Synthesizer: Sendable {
             break
         case .enabled(_, let omitted), .adaptive(let omitted):
             if topic.contains(Self.redactedThinkingTrigger) {
-                content.append(["type": "redacted_thinking", "data": .string(signature(fingerprint, label: "redacted", length: 180))])
+                content.append(.redactedThinking(.init(data: signature(fingerprint, label: "redacted", length: 180))))
                 thinkingTokens = 40
             } else {
                 var composer = TextComposer(seed: random.next())
@@ -48,11 +48,9 @@ public struct Synthesizer: Sendable {
                 if case .adaptive = request.thinking { limit = max(1, budget / 2) }
                 if pieces.count > limit { pieces = Array(pieces.prefix(limit)) }
                 thinkingTokens = pieces.count
-                content.append([
-                    "type": "thinking",
-                    "thinking": .string(omitted ? "" : pieces.joined()),
-                    "signature": .string(signature(fingerprint, label: "thinking", length: 120)),
-                ])
+                content.append(.thinking(.init(
+                    thinking: omitted ? "" : pieces.joined(),
+                    signature: signature(fingerprint, label: "thinking", length: 120))))
             }
             budget -= thinkingTokens
         }
@@ -102,13 +100,13 @@ public struct Synthesizer: Sendable {
             if let (sequence, range) = firstStop(in: text, sequences: stopSequences) {
                 text = String(text[..<range.lowerBound])
                 stopReason = "stop_sequence"
-                stopSequence = .string(sequence)
+                stopSequence = sequence
                 cutByStop = true
                 break
             }
         }
         budget -= textTokens
-        if !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
+        if !text.isEmpty { content.append(.text(.init(text: text))) }
 
         var toolTokens = 0
         if let tool, let schema = tool.inputSchema, stopReason == "end_turn", !cutByStop {
@@ -116,13 +114,9 @@ public struct Synthesizer: Sendable {
             let input = instance.make()
             toolTokens = 10 + TokenEstimator.count(JSONWriter.string(input))
             if toolTokens <= budget {
-                content.append([
-                    "type": "tool_use",
-                    "id": .string(Identifier.make(prefix: Identifier.toolUse, seed: fingerprint.bytes, label: tool.name)),
-                    "name": .string(tool.name),
-                    "input": input,
-                    "caller": ["type": "direct"],
-                ])
+                content.append(.toolUse(.init(
+                    id: Identifier.make(prefix: Identifier.toolUse, seed: fingerprint.bytes, label: tool.name),
+                    name: tool.name, input: input, extra: ["caller": ["type": "direct"]])))
                 stopReason = "tool_use"
             } else {
                 toolTokens = budget
@@ -132,28 +126,16 @@ public struct Synthesizer: Sendable {
         if maxTokens == 0 { stopReason = "max_tokens" }
 
         let outputTokens = thinkingTokens + textTokens + toolTokens
-        var usage: JSONObject = [
-            "input_tokens": .int(TokenEstimator.inputTokens(for: request)),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "cache_creation": ["ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0],
-            "output_tokens": .int(outputTokens),
-            "service_tier": "standard",
-            "inference_geo": "not_available",
-        ]
-        if thinkingTokens > 0 { usage["output_tokens_details"] = ["thinking_tokens": .int(thinkingTokens)] }
+        let usage = Usage(
+            inputTokens: TokenEstimator.inputTokens(for: request), outputTokens: outputTokens,
+            cacheCreationInputTokens: 0, cacheReadInputTokens: 0,
+            cacheCreation: ["ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0],
+            serviceTier: "standard", inferenceGeo: "not_available",
+            outputTokensDetails: thinkingTokens > 0 ? ["thinking_tokens": .int(thinkingTokens)] : nil)
 
-        return [
-            "model": .string(model.id),
-            "id": .string(Identifier.make(prefix: Identifier.message, seed: fingerprint.bytes)),
-            "type": "message",
-            "role": "assistant",
-            "content": .array(content),
-            "stop_reason": .string(stopReason),
-            "stop_sequence": stopSequence,
-            "stop_details": .null,
-            "usage": .object(usage),
-        ]
+        return Message(
+            id: Identifier.make(prefix: Identifier.message, seed: fingerprint.bytes), model: model.id,
+            content: content, stopReason: stopReason, stopSequence: stopSequence, usage: usage)
     }
 
     /// The earliest stop sequence in `text` (ties go to the sequence listed first).

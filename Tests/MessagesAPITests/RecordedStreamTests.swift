@@ -22,7 +22,7 @@ struct RecordedStreamTests {
         #expect(assembler.isComplete)
         let message = try #require(assembler.assembled)
         // A stream rebuilt from the assembled message assembles to the same message.
-        #expect(MessageAssembler.assemble(StreamBuilder(seed: 3).events(for: message)).assembled == message)
+        #expect(MessageAssembler.assemble(StreamBuilder(seed: 3).events(for: try Message(json: message))).assembled == message)
     }
 
     @Test func assemblesToolInputAndStops() throws {

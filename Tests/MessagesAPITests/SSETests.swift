@@ -15,14 +15,14 @@ struct SSETests {
     ]
 
     @Test func builtStreamsAssembleToTheirMessage() throws {
-        let events = StreamBuilder(seed: 7).events(for: Self.sample)
+        let events = StreamBuilder(seed: 7).events(for: try Message(json: Self.sample))
         let assembler = MessageAssembler.assemble(events)
         #expect(assembler.isComplete)
         #expect(assembler.assembled == Self.sample)
     }
 
     @Test func builtStreamsFollowTheGrammar() throws {
-        let events = StreamBuilder(seed: 7).events(for: Self.sample)
+        let events = StreamBuilder(seed: 7).events(for: try Message(json: Self.sample))
         let names = events.map(\.name)
         #expect(names.first == "message_start")
         #expect(names.last == "message_stop")
@@ -64,8 +64,8 @@ struct SSETests {
     }
 
     @Test(arguments: [1, 2, 3, 7, 64])
-    func parserHandlesAnySplit(_ chunkSize: Int) {
-        let events = StreamBuilder(seed: 1).events(for: Self.sample)
+    func parserHandlesAnySplit(_ chunkSize: Int) throws {
+        let events = StreamBuilder(seed: 1).events(for: try Message(json: Self.sample))
         let bytes = events.flatMap(\.bytes)
         var parser = SSEParser()
         var parsed: [SSEEvent] = []

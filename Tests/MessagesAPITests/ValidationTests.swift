@@ -189,3 +189,33 @@ struct ValidationTests {
         #expect(throws: APIError.invalidRequest(message)) { try RequestValidator.parseBody(Array(text.utf8)) }
     }
 }
+
+/// The last user turn's text: one reading, two names for its two uses.
+@Suite("Last user text")
+struct LastUserTextTests {
+    static let body = #"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01","content":[{"type":"text","text":"Sunny"},{"type":"text","text":"21 C"}]},{"type":"text","text":"and tomorrow?"},{"type":"text","text":"in Oslo"}]}]}"#
+
+    static func request(_ text: String) throws -> MessagesRequest {
+        try RequestValidator().validateShape(try RequestValidator.parseBody(Array(text.utf8)), endpoint: .messages)
+    }
+
+    @Test func typedTextLeavesToolResultsOutAndJoinsWithNewlines() throws {
+        let request = try Self.request(Self.body)
+        #expect(request.lastUserText == "and tomorrow?\nin Oslo")
+        #expect(request.lastUserTextWithToolResults == "Sunny\n21 C\nand tomorrow?\nin Oslo")
+        // The raw-body reading (fixtures, listings) agrees with the validated one.
+        #expect(MessagesRequest.lastUserText(in: try JSONParser.parse(Array(Self.body.utf8))) == request.lastUserText)
+    }
+
+    @Test(arguments: [
+        (#"{"messages":[{"role":"user","content":"Hello"}]}"#, "Hello"),
+        (#"{"messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Yes?"}]}"#, "Hi"),
+        (#"{"messages":[{"role":"user","content":[{"type":"image","source":{}},{"type":"text","text":"a"},{"type":"text","text":7}]}]}"#, "a"),
+        (#"{"messages":[{"role":"assistant","content":"only me"}]}"#, ""),
+        (#"{"messages":"not a list"}"#, ""),
+        (#"[1,2]"#, ""),
+    ])
+    func rawBodiesOfAnyShape(_ text: String, _ expected: String) throws {
+        #expect(MessagesRequest.lastUserText(in: try JSONParser.parse(Array(text.utf8))) == expected)
+    }
+}

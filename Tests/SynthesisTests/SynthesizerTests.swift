@@ -9,7 +9,7 @@ func synthesize(_ text: String) throws -> (message: JSONValue, request: Messages
     let request = try validator.validateShape(body, endpoint: .messages)
     let model = try validator.validateModel(request)
     let fingerprint = Fingerprint(method: "POST", path: "/v1/messages", body: .object(body))
-    return (Synthesizer().message(for: request, model: model, fingerprint: fingerprint), request)
+    return (Synthesizer().message(for: request, model: model, fingerprint: fingerprint).json, request)
 }
 
 func request(_ extra: String = "", prompt: String = "Tell me about tapes", maxTokens: Int = 1024) -> String {

@@ -65,73 +65,70 @@ public struct StreamBuilder: Sendable {
         return pieces
     }
 
-    /// The events for `message` (a complete Message object).
-    public func events(for message: JSONValue) -> [SSEEvent] {
-        guard case .object(let full) = message else { return [] }
+    /// The events for `message`: its keys in its own order in `message_start` (content empty, stop fields
+    /// `null`, output tokens at most 1), each block started empty and filled by deltas, then the stop fields and
+    /// the cumulative usage in `message_delta`.
+    public func events(for message: Message) -> [SSEEvent] {
         var events: [SSEEvent] = []
         func emit(_ json: JSONValue) { events.append(encoder.event(json, index: events.count)) }
 
-        let usage = full["usage"]?.objectValue ?? JSONObject()
-        var startUsage = usage
-        startUsage["output_tokens"] = .int(min(1, usage["output_tokens"]?.intValue ?? 1))
-        startUsage["output_tokens_details"] = nil
-        var start = JSONObject()
-        for (key, value) in full {
+        var startUsage = message.usage
+        startUsage.outputTokens = min(1, message.usage.has("output_tokens") ? message.usage.outputTokens : 1)
+        startUsage.outputTokensDetails = nil
+        let start = message.object { key in
             switch key {
-            case "content": start[key] = .array([])
-            case "stop_reason", "stop_sequence", "stop_details": start[key] = .null
-            case "usage": start[key] = .object(startUsage)
-            default: start[key] = value
+            case "content": .array([])
+            case "stop_reason", "stop_sequence", "stop_details": .null
+            case "usage": startUsage.json
+            default: nil
             }
         }
         emit(["type": "message_start", "message": .object(start)])
 
-        let blocks = full["content"]?.arrayValue ?? []
-        for (index, blockValue) in blocks.enumerated() {
-            guard case .object(let block) = blockValue else { continue }
-            let type = block["type"]?.stringValue ?? "text"
-            var startBlock = block
+        for (index, block) in message.content.enumerated() {
+            let startBlock: JSONValue
             var deltas: [JSONValue] = []
-            switch type {
-            case "text":
-                startBlock = ["type": "text", "text": ""]
-                if let citations = block["citations"]?.arrayValue, !citations.isEmpty {
-                    startBlock["citations"] = .array([])
-                    for citation in citations {
-                        deltas.append(["type": "citations_delta", "citation": citation])
-                    }
+            switch block {
+            case .text(let text):
+                let citations = text.citations ?? []
+                startBlock = ContentBlock.text(.init(text: "", citations: citations.isEmpty ? nil : [])).json
+                for citation in citations {
+                    deltas.append(["type": "citations_delta", "citation": citation])
                 }
-                for piece in splitter(block["text"]?.stringValue ?? "") {
+                for piece in splitter(text.text) {
                     deltas.append(["type": "text_delta", "text": .string(piece)])
                 }
-            case "thinking":
-                startBlock = ["type": "thinking", "thinking": "", "signature": ""]
-                for piece in splitter(block["thinking"]?.stringValue ?? "") {
+            case .thinking(let thinking):
+                startBlock = ContentBlock.thinking(.init(thinking: "", signature: "")).json
+                for piece in splitter(thinking.thinking) {
                     deltas.append(["type": "thinking_delta", "thinking": .string(piece)])
                 }
                 deltas.append(["type": "thinking_delta", "thinking": ""])
-                deltas.append(["type": "signature_delta", "signature": block["signature"] ?? ""])
-            case "tool_use", "server_tool_use", "mcp_tool_use":
-                startBlock["input"] = .object(JSONObject())
+                deltas.append(["type": "signature_delta", "signature": .string(thinking.signature)])
+            case .toolUse(let call), .serverToolUse(let call), .mcpToolUse(let call):
+                var empty = call
+                empty.input = .object(JSONObject())
+                startBlock = .object(empty.object(type: block.type))
                 deltas.append(["type": "input_json_delta", "partial_json": ""])
-                let input = block["input"] ?? .object(JSONObject())
-                if input != .object(JSONObject()) {
-                    for piece in Self.splitJSON(JSONWriter.string(input), seed: encoder.seed &+ UInt64(index)) {
+                if call.input != .object(JSONObject()) {
+                    for piece in Self.splitJSON(JSONWriter.string(call.input), seed: encoder.seed &+ UInt64(index)) {
                         deltas.append(["type": "input_json_delta", "partial_json": .string(piece)])
                     }
                 }
-            default:
-                break  // redacted_thinking and result blocks arrive whole in their start event.
+            case .redactedThinking, .other:
+                startBlock = block.json  // redacted_thinking and result blocks arrive whole in their start event.
             }
-            emit(["type": "content_block_start", "index": .int(index), "content_block": .object(startBlock)])
+            emit(["type": "content_block_start", "index": .int(index), "content_block": startBlock])
             if index == 0 { events.append(SSEEncoder.ping) }
             for delta in deltas {
                 emit(["type": "content_block_delta", "index": .int(index), "delta": delta])
             }
             emit(["type": "content_block_stop", "index": .int(index)])
         }
-        if blocks.isEmpty { events.append(SSEEncoder.ping) }
+        if message.content.isEmpty { events.append(SSEEncoder.ping) }
 
+        // message_delta repeats the counts that grew, as the API does; everything else stays in message_start.
+        let usage = message.usage.object
         var deltaUsage = JSONObject()
         for key in ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens",
             "output_tokens_details", "server_tool_use"]
@@ -141,9 +138,9 @@ public struct StreamBuilder: Sendable {
         emit([
             "type": "message_delta",
             "delta": [
-                "stop_reason": full["stop_reason"] ?? .null,
-                "stop_sequence": full["stop_sequence"] ?? .null,
-                "stop_details": full["stop_details"] ?? .null,
+                "stop_reason": message.stopReason.map(JSONValue.string) ?? .null,
+                "stop_sequence": message.stopSequence.map(JSONValue.string) ?? .null,
+                "stop_details": message.stopDetails.map(JSONValue.object) ?? .null,
             ],
             "usage": .object(deltaUsage),
         ])

@@ -68,7 +68,7 @@ final class ReplaySource: AnswerSource {
             if wantsStream {
                 return Answer(headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
             }
-            return Answer(headers: headers, body: .json(JSONWriter.bytes(message)), source: .recorded)
+            return Answer(headers: headers, body: .json(JSONWriter.bytes(message.json)), source: .recorded)
         }
         let headers = interaction.responseHeaders.map { ($0.name, $0.value) }
         var portable: [(String, String)] { HeaderPolicy.portable(headers) }
@@ -86,7 +86,7 @@ final class ReplaySource: AnswerSource {
         }
 
         if !interaction.isStream && wantsStream && interaction.status == 200,
-            let message = try? JSONParser.parse(interaction.responseBody), message["type"] == "message"
+            let json = try? JSONParser.parse(interaction.responseBody), let message = try? Message(json: json)
         {
             let events = StreamBuilder(seed: fingerprint.seed).events(for: message)
             return Answer(status: 200, headers: portable, body: .events(events), source: .recorded)
@@ -105,10 +105,11 @@ final class ReplaySource: AnswerSource {
 
     /// A hand-written partial Message made whole for this request: what the fixture gives wins; the id, model,
     /// usage and stop fields are derived the way synthesis derives them.
-    func complete(_ partial: JSONValue, for request: IncomingRequest) -> JSONValue {
+    func complete(_ partial: JSONValue, for request: IncomingRequest) -> Message {
         let given = partial.objectValue ?? JSONObject()
         let requestModel = request.body?["model"]?.stringValue ?? "claude-sonnet-4-5"
-        var content: [JSONValue] = []
+        var content: [ContentBlock] = []
+        var outputText = ""
         for (i, block) in (given["content"]?.arrayValue ?? []).enumerated() {
             guard case .object(var object) = block else { continue }
             if object["type"] == nil { object["type"] = "text" }
@@ -118,33 +119,28 @@ final class ReplaySource: AnswerSource {
                 }
                 if object["input"] == nil { object["input"] = .object(JSONObject()) }
             }
-            content.append(.object(object))
+            outputText += object["text"]?.stringValue ?? object["thinking"]?.stringValue ?? object["input"].map(JSONWriter.string) ?? ""
+            content.append(ContentBlock(object))
         }
-        let outputText = content.map { block -> String in
-            block["text"]?.stringValue ?? block["thinking"]?.stringValue ?? block["input"].map(JSONWriter.string) ?? ""
-        }.joined()
         var inputTokens = 0
         if let body = request.body?.objectValue,
             let request = try? RequestValidator(catalog: catalog).validateShape(body, endpoint: .messages)
         {
             inputTokens = TokenEstimator.inputTokens(for: request)
         }
-        let hasToolUse = content.contains { $0["type"] == "tool_use" }
-        var usage: JSONObject = [
-            "input_tokens": .int(inputTokens), "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-            "output_tokens": .int(max(1, TokenEstimator.count(outputText))),
-        ]
-        for (key, value) in given["usage"]?.objectValue ?? JSONObject() { usage[key] = value }
-        return [
-            "model": given["model"] ?? .string(catalog.model(named: requestModel)?.id ?? requestModel),
-            "id": given["id"] ?? .string(Identifier.make(prefix: Identifier.message, seed: request.fingerprint.bytes)),
-            "type": "message",
-            "role": "assistant",
-            "content": .array(content),
-            "stop_reason": given["stop_reason"] ?? .string(hasToolUse ? "tool_use" : "end_turn"),
-            "stop_sequence": given["stop_sequence"] ?? .null,
-            "stop_details": given["stop_details"] ?? .null,
-            "usage": .object(usage),
-        ]
+        let hasToolUse = content.contains { if case .toolUse = $0 { true } else { false } }
+        var usage = Usage(
+            inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.count(outputText)),
+            cacheCreationInputTokens: 0, cacheReadInputTokens: 0)
+        for (key, value) in given["usage"]?.objectValue ?? JSONObject() { usage.set(value, forKey: key) }
+        var message = Message(
+            id: Identifier.make(prefix: Identifier.message, seed: request.fingerprint.bytes),
+            model: catalog.model(named: requestModel)?.id ?? requestModel,
+            content: content, stopReason: hasToolUse ? "tool_use" : "end_turn", usage: usage)
+        // What the fixture gives wins, in the standard places, whatever its type.
+        for key in ["model", "id", "stop_reason", "stop_sequence", "stop_details"] {
+            if let value = given[key] { message.set(value, forKey: key) }
+        }
+        return message
     }
 }

@@ -37,7 +37,7 @@ struct SynthesisSource: AnswerSource {
                 let events = StreamBuilder(seed: request.fingerprint.seed).events(for: message)
                 return Answer(headers: headers, body: .events(events), source: .synthesized)
             }
-            return Answer(headers: headers, body: .json(JSONWriter.bytes(message)), source: .synthesized)
+            return Answer(headers: headers, body: .json(JSONWriter.bytes(message.json)), source: .synthesized)
         }
     }
 }
