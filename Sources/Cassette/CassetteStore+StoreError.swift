@@ -54,7 +54,8 @@ extension CassetteStore {
         }
 
         static func newerSchema(_ path: String) -> Self {
-            Self(.newerSchema, path: path,
+            Self(
+                .newerSchema, path: path,
                 "written by a newer tapedeck (schema newer than version \(CassetteStore.schemaVersion)); upgrade tapedeck")
         }
 
@@ -78,7 +79,8 @@ extension CassetteStore {
         }
 
         static func readOnly(_ path: String) -> Self {
-            Self(.readOnly, path: path,
+            Self(
+                .readOnly, path: path,
                 "cannot open cassette: the file or its directory is read-only (recording needs to write the cassette and its -wal file)")
         }
     }

@@ -171,14 +171,16 @@ public final class CassetteStore: Sendable {
     static func schemaState(_ db: Database, path: String) throws -> SchemaState {
         let tables = try String.fetchAll(
             db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        let applied = tables.contains("grdb_migrations")
+        let applied =
+            tables.contains("grdb_migrations")
             ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
         let known = Set(migrations.map(\.identifier))
         if applied.isEmpty {
             let others = tables.filter { $0 != "grdb_migrations" }
             guard others.isEmpty else {
                 throw StoreError.foreignDatabase(
-                    path, "it holds other tables: \(others.prefix(5).joined(separator: ", "))); "
+                    path,
+                    "it holds other tables: \(others.prefix(5).joined(separator: ", "))); "
                         + "point --cassette at a new file or an existing cassette")
             }
             return .missing
@@ -213,7 +215,8 @@ public final class CassetteStore: Sendable {
             try queue.writeWithoutTransaction { db in
                 try db.inTransaction(.exclusive) {
                     guard try schemaState(db, path: path) != .current else { return .commit }
-                    let applied = try db.tableExists("grdb_migrations")
+                    let applied =
+                        try db.tableExists("grdb_migrations")
                         ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
                     try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
                     for step in migrations where !applied.contains(step.identifier) {

@@ -26,7 +26,6 @@ extension Interaction {
     /// and beyond.
     public static let servableStatuses: ClosedRange<Int> = 200...599
 
-
     /// Whether a response with `status` carries no body (RFC 9110: 204 and 304; 1xx never reach here).
     public static func isBodyless(_ status: Int) -> Bool { status == 204 || status == 304 }
 
@@ -35,7 +34,8 @@ extension Interaction {
     /// never a crash or a half answer served as whole.
     public var damage: String? {
         guard Self.servableStatuses.contains(status) else {
-            return "status \(status) is not an HTTP status Tapedeck can answer with (\(Self.servableStatuses.lowerBound)-\(Self.servableStatuses.upperBound))"
+            return
+                "status \(status) is not an HTTP status Tapedeck can answer with (\(Self.servableStatuses.lowerBound)-\(Self.servableStatuses.upperBound))"
         }
         guard occurrence >= 1 else { return "occurrence \(occurrence) is not a positive number" }
         guard isStream else { return nil }

@@ -169,7 +169,9 @@ public enum InteractionCodec {
     ///   - text: The line.
     ///   - line: Its 1-based number, for errors.
     ///   - ignoring: Paths left out of fingerprints computed here.
-    public static func decode(_ text: String, line: Int, ignoring: [JSONPath] = Fingerprint.defaultIgnoredPaths) throws(DecodeError) -> Interaction {
+    public static func decode(_ text: String, line: Int, ignoring: [JSONPath] = Fingerprint.defaultIgnoredPaths) throws(DecodeError)
+        -> Interaction
+    {
         let value: JSONValue
         do { value = try JSONParser.parse(text) } catch {
             throw DecodeError(line: line, reason: "not valid JSON (\(error.description))")
@@ -193,7 +195,9 @@ public enum InteractionCodec {
         let matcher = object["match"]
         if let matcher { try Fixture.validate(matcher, line: line) }
 
-        guard case .object(let response)? = object["response"] else { throw fail("response: missing (an object with status and body, stream, message or error)") }
+        guard case .object(let response)? = object["response"] else {
+            throw fail("response: missing (an object with status and body, stream, message or error)")
+        }
         var status = response["status"]?.intValue ?? 200
         var headers = [HeaderPair](json: response["headers"])
         var responseBody: [UInt8] = []
@@ -235,7 +239,8 @@ public enum InteractionCodec {
             guard let type = error["type"]?.stringValue else { throw fail("response.error.type: missing") }
             if response["status"] == nil { status = APIError.Code(type).status }
             let text = error["message"]?.stringValue ?? type
-            responseBody = JSONWriter.bytes(APIError(status: status, type: .init(type), message: text).body(requestID: Identifier.requestID(seed: Array(text.utf8))))
+            responseBody = JSONWriter.bytes(
+                APIError(status: status, type: .init(type), message: text).body(requestID: Identifier.requestID(seed: Array(text.utf8))))
             if let retry = response["retry_after"] { headers.append(HeaderPair("retry-after", retry.stringValue ?? retry.description)) }
         } else {
             throw fail("response: needs one of body, body_raw, stream, message or error")

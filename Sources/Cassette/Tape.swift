@@ -157,7 +157,8 @@ public final class Tape: Sendable {
                 let text = JSONWriter.string(value)
                 return text.count > 80 ? String(text.prefix(77)) + "..." : text
             }
-            return "no recorded interaction matches; closest differs at \(path): \(show(expected)) vs \(show(got)) (recorded \(label) vs this request)"
+            return
+                "no recorded interaction matches; closest differs at \(path): \(show(expected)) vs \(show(got)) (recorded \(label) vs this request)"
         }
     }
 

@@ -41,18 +41,19 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
         /// The code the API uses for an HTTP status.
         public init(status: Int) {
-            self = switch status {
-            case 400: .invalidRequest
-            case 401: .authentication
-            case 402: .billing
-            case 403: .permission
-            case 404: .notFound
-            case 413: .requestTooLarge
-            case 429: .rateLimit
-            case 504: .timeout
-            case 529: .overloaded
-            default: .api
-            }
+            self =
+                switch status {
+                case 400: .invalidRequest
+                case 401: .authentication
+                case 402: .billing
+                case 403: .permission
+                case 404: .notFound
+                case 413: .requestTooLarge
+                case 429: .rateLimit
+                case 504: .timeout
+                case 529: .overloaded
+                default: .api
+                }
         }
     }
 

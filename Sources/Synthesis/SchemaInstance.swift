@@ -170,9 +170,15 @@ public struct SchemaInstance {
         var lowExclusive = false
         var highExclusive = false
         // Draft 6+ spells exclusive bounds as numbers, draft 4 as booleans beside minimum/maximum.
-        if let e = s["exclusiveMinimum"]?.doubleValue, e >= low { low = e; lowExclusive = true }
+        if let e = s["exclusiveMinimum"]?.doubleValue, e >= low {
+            low = e
+            lowExclusive = true
+        }
         if s["exclusiveMinimum"]?.boolValue == true { lowExclusive = true }
-        if let e = s["exclusiveMaximum"]?.doubleValue, e <= high { high = e; highExclusive = true }
+        if let e = s["exclusiveMaximum"]?.doubleValue, e <= high {
+            high = e
+            highExclusive = true
+        }
         if s["exclusiveMaximum"]?.boolValue == true { highExclusive = true }
         return (low, high, lowExclusive, highExclusive)
     }

@@ -1,5 +1,6 @@
-public import MessagesAPI
 import Crypto
+public import MessagesAPI
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials  // Data's base64 without the rest of Foundation
 #else
@@ -48,9 +49,11 @@ public struct Synthesizer: Sendable {
                 if case .adaptive = request.thinking { limit = max(1, budget / 2) }
                 if pieces.count > limit { pieces = Array(pieces.prefix(limit)) }
                 thinkingTokens = pieces.count
-                content.append(.thinking(.init(
-                    thinking: omitted ? "" : pieces.joined(),
-                    signature: signature(fingerprint, label: "thinking", length: 120))))
+                content.append(
+                    .thinking(
+                        .init(
+                            thinking: omitted ? "" : pieces.joined(),
+                            signature: signature(fingerprint, label: "thinking", length: 120))))
             }
             budget -= thinkingTokens
         }
@@ -114,9 +117,11 @@ public struct Synthesizer: Sendable {
             let input = instance.make()
             toolTokens = 10 + TokenEstimator.count(JSONWriter.string(input))
             if toolTokens <= budget {
-                content.append(.toolUse(.init(
-                    id: Identifier.make(prefix: Identifier.toolUse, seed: fingerprint.bytes, label: tool.name),
-                    name: tool.name, input: input, extra: ["caller": ["type": "direct"]])))
+                content.append(
+                    .toolUse(
+                        .init(
+                            id: Identifier.make(prefix: Identifier.toolUse, seed: fingerprint.bytes, label: tool.name),
+                            name: tool.name, input: input, extra: ["caller": ["type": "direct"]])))
                 stopReason = "tool_use"
             } else {
                 toolTokens = budget

@@ -67,7 +67,8 @@ public enum CassettePresentation {
                 .map { "  \($0.key): \($0.value)" }.joined(separator: "\n")
         }
         let bytes = interactions.reduce(0) { $0 + $1.requestBody.count + $1.responseBody.count }
-        var out = "interactions: \(interactions.count) (\(interactions.filter(\.isStream).count) streamed, \(interactions.filter { $0.matcher != nil }.count) loose fixtures)\n"
+        var out =
+            "interactions: \(interactions.count) (\(interactions.filter(\.isStream).count) streamed, \(interactions.filter { $0.matcher != nil }.count) loose fixtures)\n"
         out += "bodies: \(size(bytes))" + (fileSize.map { ", file: \(size($0))" } ?? "") + "\n"
         if !interactions.isEmpty {
             out += "by model:\n" + counts { $0.model ?? "-" } + "\n"
@@ -96,7 +97,9 @@ public enum CassettePresentation {
         }
         func label(_ i: Interaction) -> String {
             if let matcher = i.matcher { return "\(i.method) \(i.path) fixture matching \(JSONWriter.string(matcher))" }
-            let words = i.requestJSON.map { Fixture.lastUserText($0) }?.split(whereSeparator: { $0.isWhitespace }).prefix(8).joined(separator: " ") ?? ""
+            let words =
+                i.requestJSON.map { Fixture.lastUserText($0) }?.split(whereSeparator: { $0.isWhitespace }).prefix(8).joined(separator: " ")
+                ?? ""
             return "\(i.method) \(i.path) #\(i.occurrence) \"\(words)\""
         }
         func comparable(_ i: Interaction) -> JSONValue {

@@ -1,6 +1,6 @@
 public import ArgumentParser
-import Hummingbird
 import Dispatch
+import Hummingbird
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -100,7 +100,12 @@ func printLine(_ message: String, to descriptor: Int32) {
 final class SecondSignal {
     private final class Count: Sendable {
         private let value = Mutex(0)
-        func increment() -> Int { value.withLock { $0 += 1; return $0 } }
+        func increment() -> Int {
+            value.withLock {
+                $0 += 1
+                return $0
+            }
+        }
     }
 
     private let sources: [any DispatchSourceSignal]

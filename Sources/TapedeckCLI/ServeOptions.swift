@@ -27,7 +27,9 @@ public struct ServeOptions: ParsableArguments, Sendable {
         transform: ServeOptions.choice("--on-miss", TapedeckConfiguration.OnMiss.self))
     public var onMiss: TapedeckConfiguration.OnMiss?
 
-    @Option(help: "instant | recorded: how fast recorded streams replay (default: instant).", transform: ServeOptions.choice("--pace", TapedeckConfiguration.Pace.self))
+    @Option(
+        help: "instant | recorded: how fast recorded streams replay (default: instant).",
+        transform: ServeOptions.choice("--pace", TapedeckConfiguration.Pace.self))
     public var pace: TapedeckConfiguration.Pace?
 
     @Option(help: "Divides recorded gaps with --pace recorded (default: 1).")
@@ -51,7 +53,8 @@ public struct ServeOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("max-connections"), help: "Most connections served at once; more get a 529 (default: 512).")
     public var maxConnections: Int?
 
-    @Option(name: .customLong("cassette-dir"), help: "Where per-test cassettes NAME.sqlite live (default: the --cassette file's directory).")
+    @Option(
+        name: .customLong("cassette-dir"), help: "Where per-test cassettes NAME.sqlite live (default: the --cassette file's directory).")
     public var cassetteDirectory: String?
 
     @Option(help: "A fault for every request, e.g. 'overloaded;retry_after_ms=10' (syntax of the tapedeck-fault header).")
@@ -75,16 +78,23 @@ public struct ServeOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("journal-size"), help: "Requests per cassette kept by GET /_tapedeck/journal (default: 1000).")
     public var journalSize: Int?
 
-    @Option(name: .customLong("max-open-cassettes"), help: "Most per-test cassettes open at once; the least recently used is closed (default: 64).")
+    @Option(
+        name: .customLong("max-open-cassettes"),
+        help: "Most per-test cassettes open at once; the least recently used is closed (default: 64).")
     public var maxOpenCassettes: Int?
 
-    @Option(name: .customLong("max-recording-bytes"), help: "Largest answer recorded; a longer one is passed through, not saved (default: 67108864).")
+    @Option(
+        name: .customLong("max-recording-bytes"),
+        help: "Largest answer recorded; a longer one is passed through, not saved (default: 67108864).")
     public var maxRecordingBytes: Int?
 
-    @Option(name: .customLong("shutdown-grace"), help: "Seconds in-flight requests get after SIGTERM/SIGINT; a second signal stops at once (default: 5).")
+    @Option(
+        name: .customLong("shutdown-grace"),
+        help: "Seconds in-flight requests get after SIGTERM/SIGINT; a second signal stops at once (default: 5).")
     public var shutdownGrace: Int?
 
-    @Option(name: .customLong("upstream-read-timeout"), help: "Seconds the upstream may stay silent mid-answer before a 504 (default: 600).")
+    @Option(
+        name: .customLong("upstream-read-timeout"), help: "Seconds the upstream may stay silent mid-answer before a 504 (default: 600).")
     public var upstreamReadTimeout: Int?
 
     @Option(
@@ -136,7 +146,8 @@ public struct ServeOptions: ParsableArguments, Sendable {
             throw Problem(description: "Port \(configuration.port) is out of range: use 0-65535 (0 picks a free port).")
         }
         configuration.onMiss = isCI ? .error : .synthesize
-        configuration.onMiss = try chosen(onMiss, "TAPEDECK_ON_MISS", Self.choice("--on-miss", TapedeckConfiguration.OnMiss.self))
+        configuration.onMiss =
+            try chosen(onMiss, "TAPEDECK_ON_MISS", Self.choice("--on-miss", TapedeckConfiguration.OnMiss.self))
             ?? configuration.onMiss
         configuration.pace = try chosen(pace, "TAPEDECK_PACE", Self.choice("--pace", TapedeckConfiguration.Pace.self)) ?? configuration.pace
         if let speed {
@@ -150,7 +161,8 @@ public struct ServeOptions: ParsableArguments, Sendable {
         }
         configuration.matchIgnore = list(matchIgnore, "TAPEDECK_MATCH_IGNORE").map(JSONPath.init(parsing:))
         configuration.redactHeaders = list(redactHeaders, "TAPEDECK_REDACT_HEADER").map { $0.lowercased() }
-        configuration.redactPatterns = redactPatterns.isEmpty
+        configuration.redactPatterns =
+            redactPatterns.isEmpty
             ? environment["TAPEDECK_REDACT"].map { [$0] } ?? [] : redactPatterns
         // Durations are capped at a day: NIO's time amounts trap on overflow, and no timeout needs longer.
         let day = Limits.longestWaitSeconds
@@ -166,23 +178,31 @@ public struct ServeOptions: ParsableArguments, Sendable {
             if let result, result > maximum { throw Problem(description: "\(name) must be at most \(maximum)\(unit)s.") }
             return result
         }
-        configuration.maxBodyBytes = try integer(maxBody, "TAPEDECK_MAX_BODY", "--max-body", atLeast: 1, unit: " byte")
+        configuration.maxBodyBytes =
+            try integer(maxBody, "TAPEDECK_MAX_BODY", "--max-body", atLeast: 1, unit: " byte")
             ?? configuration.maxBodyBytes
-        configuration.idleTimeout = try integer(idleTimeout, "TAPEDECK_IDLE_TIMEOUT", "--idle-timeout", atLeast: 1, atMost: day, unit: " second")
+        configuration.idleTimeout =
+            try integer(idleTimeout, "TAPEDECK_IDLE_TIMEOUT", "--idle-timeout", atLeast: 1, atMost: day, unit: " second")
             ?? configuration.idleTimeout
-        configuration.maxConnections = try integer(maxConnections, "TAPEDECK_MAX_CONNECTIONS", "--max-connections", atLeast: 1)
+        configuration.maxConnections =
+            try integer(maxConnections, "TAPEDECK_MAX_CONNECTIONS", "--max-connections", atLeast: 1)
             ?? configuration.maxConnections
-        configuration.journalSize = try integer(journalSize, "TAPEDECK_JOURNAL_SIZE", "--journal-size", atLeast: 0)
+        configuration.journalSize =
+            try integer(journalSize, "TAPEDECK_JOURNAL_SIZE", "--journal-size", atLeast: 0)
             ?? configuration.journalSize
-        configuration.maxOpenCassettes = try integer(maxOpenCassettes, "TAPEDECK_MAX_OPEN_CASSETTES", "--max-open-cassettes", atLeast: 1)
+        configuration.maxOpenCassettes =
+            try integer(maxOpenCassettes, "TAPEDECK_MAX_OPEN_CASSETTES", "--max-open-cassettes", atLeast: 1)
             ?? configuration.maxOpenCassettes
-        configuration.maxRecordingBytes = try integer(
-            maxRecordingBytes, "TAPEDECK_MAX_RECORDING_BYTES", "--max-recording-bytes", atLeast: 0, unit: " byte")
+        configuration.maxRecordingBytes =
+            try integer(
+                maxRecordingBytes, "TAPEDECK_MAX_RECORDING_BYTES", "--max-recording-bytes", atLeast: 0, unit: " byte")
             ?? configuration.maxRecordingBytes
-        configuration.shutdownGrace = try integer(shutdownGrace, "TAPEDECK_SHUTDOWN_GRACE", "--shutdown-grace", atLeast: 0, atMost: day, unit: " second")
+        configuration.shutdownGrace =
+            try integer(shutdownGrace, "TAPEDECK_SHUTDOWN_GRACE", "--shutdown-grace", atLeast: 0, atMost: day, unit: " second")
             ?? configuration.shutdownGrace
-        configuration.upstreamReadTimeout = try integer(
-            upstreamReadTimeout, "TAPEDECK_UPSTREAM_READ_TIMEOUT", "--upstream-read-timeout", atLeast: 1, atMost: day, unit: " second")
+        configuration.upstreamReadTimeout =
+            try integer(
+                upstreamReadTimeout, "TAPEDECK_UPSTREAM_READ_TIMEOUT", "--upstream-read-timeout", atLeast: 1, atMost: day, unit: " second")
             ?? configuration.upstreamReadTimeout
         configuration.cassetteDirectory = value(cassetteDirectory, "TAPEDECK_CASSETTE_DIR")
         if let spec = value(fault, "TAPEDECK_FAULT") {
@@ -216,7 +236,8 @@ public struct ServeOptions: ParsableArguments, Sendable {
             )
         }
         configuration.logLevel = try chosen(logLevel, "TAPEDECK_LOG_LEVEL", Self.logLevel) ?? configuration.logLevel
-        configuration.upstreamKey = environment["TAPEDECK_UPSTREAM_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.upstreamKey =
+            environment["TAPEDECK_UPSTREAM_KEY"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["ANTHROPIC_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
 
         let allowInCI = allowUpstreamInCI || environment["TAPEDECK_ALLOW_UPSTREAM_IN_CI"]?.lowercased() == "true"
@@ -233,7 +254,8 @@ public struct ServeOptions: ParsableArguments, Sendable {
 extension ServeOptions {
     /// Reads one of `T`'s values, refusing others with the words a person needs: `Unknown --pace 'slow': use
     /// instant or recorded.` (`name` is how the value is called in that sentence).
-    static func choice<T: RawRepresentable & CaseIterable & SendableMetatype>(_ name: String, _ type: T.Type) -> @Sendable (String) throws -> T
+    static func choice<T: RawRepresentable & CaseIterable & SendableMetatype>(_ name: String, _ type: T.Type)
+        -> @Sendable (String) throws -> T
     where T.RawValue == String {
         { text in
             guard let value = T(rawValue: text) else {

@@ -1,9 +1,9 @@
+import HTTPTypes
 public import Hummingbird
 public import Logging
-public import ServiceLifecycle
-import HTTPTypes
 import MessagesAPI
 import NIOCore
+public import ServiceLifecycle
 import Synchronization
 
 /// A stand-in for the real API on loopback, for recording tests: it answers with real-shaped streams written in
@@ -54,7 +54,8 @@ public final class FakeUpstream: Sendable {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         received.withLock {
-            $0.append(Received(method: request.method.rawValue, path: request.uri.path, query: request.uri.query, headers: headers, body: body))
+            $0.append(
+                Received(method: request.method.rawValue, path: request.uri.path, query: request.uri.query, headers: headers, body: body))
         }
         if request.uri.path == "/_fake/requests" { return jsonResponse(.int(received.withLock { $0.count })) }
 
@@ -63,9 +64,14 @@ public final class FakeUpstream: Sendable {
             return jsonResponse(["input_tokens": 42])
         }
         if request.uri.path.hasSuffix("/models") || request.uri.path.contains("/models/") {
-            let model: JSONValue = ["type": "model", "id": "claude-sonnet-4-5-20250929", "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"]
+            let model: JSONValue = [
+                "type": "model", "id": "claude-sonnet-4-5-20250929", "display_name": "Claude Sonnet 4.5",
+                "created_at": "2025-09-29T00:00:00Z",
+            ]
             if request.uri.path.hasSuffix("/models") {
-                return jsonResponse(["data": [model], "has_more": false, "first_id": "claude-sonnet-4-5-20250929", "last_id": "claude-sonnet-4-5-20250929"])
+                return jsonResponse([
+                    "data": [model], "has_more": false, "first_id": "claude-sonnet-4-5-20250929", "last_id": "claude-sonnet-4-5-20250929",
+                ])
             }
             return jsonResponse(model)
         }
@@ -76,10 +82,12 @@ public final class FakeUpstream: Sendable {
 
         switch scenario {
         case "rate_limit":
-            return errorResponse(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", extra: [
-                ("retry-after", "7"), ("anthropic-ratelimit-requests-limit", "50"), ("anthropic-ratelimit-requests-remaining", "0"),
-                ("anthropic-ratelimit-requests-reset", "2025-08-21T12:40:59Z"),
-            ])
+            return errorResponse(
+                429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit",
+                extra: [
+                    ("retry-after", "7"), ("anthropic-ratelimit-requests-limit", "50"), ("anthropic-ratelimit-requests-remaining", "0"),
+                    ("anthropic-ratelimit-requests-reset", "2025-08-21T12:40:59Z"),
+                ])
         case "overloaded":
             return errorResponse(529, "overloaded_error", "Overloaded")
         case "counter":
@@ -93,12 +101,15 @@ public final class FakeUpstream: Sendable {
                 "content": [["type": "text", "text": .string("call \(n)")]], "stop_reason": "end_turn", "stop_sequence": .null,
                 "stop_details": .null, "usage": ["input_tokens": 5, "output_tokens": 3],
             ]
-            return jsonResponse(message, requestID: Identifier.make(prefix: Identifier.request, seed: [UInt8(truncatingIfNeeded: n)], label: "counter"))
+            return jsonResponse(
+                message, requestID: Identifier.make(prefix: Identifier.request, seed: [UInt8(truncatingIfNeeded: n)], label: "counter"))
         case "non_json_error":
             var fields = HTTPFields()
             fields[.contentType] = "text/html"
             fields[HTTPField.Name("request-id")!] = requestID  // lint: allow a valid literal header name
-            return Response(status: .init(code: 502), headers: fields, body: .init(byteBuffer: ByteBuffer(string: "<html><body>502 Bad Gateway</body></html>")))
+            return Response(
+                status: .init(code: 502), headers: fields,
+                body: .init(byteBuffer: ByteBuffer(string: "<html><body>502 Bad Gateway</body></html>")))
         default:
             break
         }
@@ -127,32 +138,34 @@ public final class FakeUpstream: Sendable {
         fields[HTTPField.Name("anthropic-organization-id")!] = "fake-org"  // lint: allow a valid literal header name
         if scenario == "slow_first_byte" { try await Task.sleep(for: .milliseconds(300)) }
         let gate = self.gate
-        return Response(status: .ok, headers: fields, body: ResponseBody { writer in
-            switch scenario {
-            case "disconnect":
-                try await writer.write(ByteBuffer(bytes: bytes.prefix(bytes.count / 2)))
-                throw FakeUpstreamError.hungUp
-            case "paced", "gated":
-                let events = SSEParser.parse(bytes)
-                for (i, event) in events.enumerated() {
-                    if scenario == "paced", i > 0 { try await Task.sleep(for: .milliseconds(40)) }
-                    if scenario == "gated", i == 1 { await gate.wait() }
-                    try await writer.write(ByteBuffer(bytes: event.bytes))
+        return Response(
+            status: .ok, headers: fields,
+            body: ResponseBody { writer in
+                switch scenario {
+                case "disconnect":
+                    try await writer.write(ByteBuffer(bytes: bytes.prefix(bytes.count / 2)))
+                    throw FakeUpstreamError.hungUp
+                case "paced", "gated":
+                    let events = SSEParser.parse(bytes)
+                    for (i, event) in events.enumerated() {
+                        if scenario == "paced", i > 0 { try await Task.sleep(for: .milliseconds(40)) }
+                        if scenario == "gated", i == 1 { await gate.wait() }
+                        try await writer.write(ByteBuffer(bytes: event.bytes))
+                    }
+                default:
+                    // Odd piece sizes split events, lines and multi-byte characters.
+                    let sizes = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
+                    var i = 0
+                    var n = 0
+                    while i < bytes.count {
+                        let end = min(bytes.count, i + sizes[n % sizes.count])
+                        try await writer.write(ByteBuffer(bytes: bytes[i..<end]))
+                        i = end
+                        n += 1
+                    }
                 }
-            default:
-                // Odd piece sizes split events, lines and multi-byte characters.
-                let sizes = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
-                var i = 0
-                var n = 0
-                while i < bytes.count {
-                    let end = min(bytes.count, i + sizes[n % sizes.count])
-                    try await writer.write(ByteBuffer(bytes: bytes[i..<end]))
-                    i = end
-                    n += 1
-                }
-            }
-            try await writer.finish(nil)
-        })
+                try await writer.finish(nil)
+            })
     }
 
     static func scenario(in json: JSONValue?) -> String? {
@@ -163,7 +176,9 @@ public final class FakeUpstream: Sendable {
         return String(text.dropFirst("scenario:".count).prefix { !$0.isWhitespace })
     }
 
-    func jsonResponse(_ json: JSONValue, requestID: String = Identifier.make(prefix: Identifier.request, seed: [], label: "fake-json")) -> Response {
+    func jsonResponse(_ json: JSONValue, requestID: String = Identifier.make(prefix: Identifier.request, seed: [], label: "fake-json"))
+        -> Response
+    {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[HTTPField.Name("request-id")!] = requestID  // lint: allow a valid literal header name
@@ -177,7 +192,9 @@ public final class FakeUpstream: Sendable {
         let requestID = Identifier.make(prefix: Identifier.request, seed: [], label: "fake-error-\(status)")
         fields[HTTPField.Name("request-id")!] = requestID  // lint: allow a valid literal header name
         for (name, value) in extra { if let field = HTTPField.Name(name) { fields[field] = value } }
-        let body: JSONValue = ["type": "error", "error": ["type": .string(type), "message": .string(message)], "request_id": .string(requestID)]
+        let body: JSONValue = [
+            "type": "error", "error": ["type": .string(type), "message": .string(message)], "request_id": .string(requestID),
+        ]
         return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(body))))
     }
 }
@@ -210,7 +227,6 @@ public final class Gate: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 }
-
 
 extension FakeUpstream {
     /// Runs a fake upstream on loopback for the duration of `body`, which gets the fake and its base URL.

@@ -1,7 +1,8 @@
-@testable import Cassette
 import Foundation
 import MessagesAPI
 import Testing
+
+@testable import Cassette
 
 /// Interactions of every kind, built from real-shaped bytes.
 enum Samples {
@@ -17,10 +18,13 @@ enum Samples {
         return interaction(prompt: prompt, status: 200, body: bytes, stream: events)
     }
 
-    static func interaction(prompt: String, path: String = "/v1/messages", method: String = "POST", status: Int, body: [UInt8],
-        stream: [Interaction.Event]? = nil, headers: [HeaderPair] = [HeaderPair("content-type", "application/json")]) -> Interaction
-    {
-        let request: JSONValue = method == "GET" ? .null : ["model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [["role": "user", "content": .string(prompt)]]]
+    static func interaction(
+        prompt: String, path: String = "/v1/messages", method: String = "POST", status: Int, body: [UInt8],
+        stream: [Interaction.Event]? = nil, headers: [HeaderPair] = [HeaderPair("content-type", "application/json")]
+    ) -> Interaction {
+        let request: JSONValue =
+            method == "GET"
+            ? .null : ["model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [["role": "user", "content": .string(prompt)]]]
         let requestBody = method == "GET" ? [] : JSONWriter.bytes(request)
         let fingerprint = Fingerprint(method: method, path: path, body: method == "GET" ? nil : request)
         return Interaction(
@@ -33,9 +37,13 @@ enum Samples {
     }
 
     static func all() throws -> [Interaction] {
-        let redacted = Array(#"event: message_start\#ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"usage":{"output_tokens":1}}}\#n\#nevent: content_block_start\#ndata: {"type":"content_block_start","index":0,"content_block":{"type":"redacted_thinking","data":"EmwKAhgBEgy3va3pzix/LafPsn4a"}}\#n\#nevent: content_block_stop\#ndata: {"type":"content_block_stop","index":0}\#n\#nevent: message_stop\#ndata: {"type":"message_stop"}\#n\#n"#.utf8)
+        let redacted = Array(
+            #"event: message_start\#ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"usage":{"output_tokens":1}}}\#n\#nevent: content_block_start\#ndata: {"type":"content_block_start","index":0,"content_block":{"type":"redacted_thinking","data":"EmwKAhgBEgy3va3pzix/LafPsn4a"}}\#n\#nevent: content_block_stop\#ndata: {"type":"content_block_stop","index":0}\#n\#nevent: message_stop\#ndata: {"type":"message_stop"}\#n\#n"#
+                .utf8)
         var parser = SSEParser()
-        let redactedEvents = parser.feedLocated(redacted).map { Interaction.Event(offsetMilliseconds: 5, byteEnd: $0.end, name: $0.event.name, data: $0.event.data) }
+        let redactedEvents = parser.feedLocated(redacted).map {
+            Interaction.Event(offsetMilliseconds: 5, byteEnd: $0.end, name: $0.event.name, data: $0.event.data)
+        }
         return [
             try stream("a_text.sse", prompt: "text"),
             try stream("b_thinking_text.sse", prompt: "thinking"),
@@ -43,14 +51,19 @@ enum Samples {
             try stream("d_stop_sequence.sse", prompt: "stop"),
             try stream("e_error_midstream.sse", prompt: "midstream error"),
             interaction(prompt: "redacted", status: 200, body: redacted, stream: redactedEvents),
-            interaction(prompt: "rate limited", status: 429,
+            interaction(
+                prompt: "rate limited", status: 429,
                 body: Array(#"{"type":"error","error":{"type":"rate_limit_error","message":"slow"},"request_id":"req_011"}"#.utf8),
                 headers: [HeaderPair("content-type", "application/json"), HeaderPair("retry-after", "7")]),
             interaction(prompt: "padded json", status: 200, body: Array("{ \"type\" : \"message\" }\n".utf8)),
-            interaction(prompt: "html", status: 502, body: Array("<html>bad gateway</html>".utf8), headers: [HeaderPair("content-type", "text/html")]),
+            interaction(
+                prompt: "html", status: 502, body: Array("<html>bad gateway</html>".utf8),
+                headers: [HeaderPair("content-type", "text/html")]),
             interaction(prompt: "binary", status: 500, body: [0xFF, 0x00, 0xC3, 0x28]),
             interaction(prompt: "count", path: "/v1/messages/count_tokens", status: 200, body: Array(#"{"input_tokens":42}"#.utf8)),
-            interaction(prompt: "", path: "/v1/models", method: "GET", status: 200, body: Array(#"{"data":[],"has_more":false,"first_id":null,"last_id":null}"#.utf8)),
+            interaction(
+                prompt: "", path: "/v1/models", method: "GET", status: 200,
+                body: Array(#"{"data":[],"has_more":false,"first_id":null,"last_id":null}"#.utf8)),
         ]
     }
 }
@@ -75,7 +88,10 @@ struct CodecTests {
         #expect(stream.first?["pad"] != nil, "the API's padding is kept as a count")
         #expect(stream.contains { $0["data_text"] == #"{"type": "ping"}"# })
         #expect(line["response"]?["raw"] == nil, "the events rebuild the bytes, so no raw copy")
-        #expect(line.objectValue?.keys == ["id", "recorded_at", "method", "path", "query", "fingerprint", "occurrence", "model", "request", "response"])
+        #expect(
+            line.objectValue?.keys == [
+                "id", "recorded_at", "method", "path", "query", "fingerprint", "occurrence", "model", "request", "response",
+            ])
         // A stream whose bytes the events cannot rebuild (CRLF here) keeps its raw text.
         var crlf = text
         crlf.responseBody = Array(String(decoding: text.responseBody, as: UTF8.self).replacing("\n", with: "\r\n").utf8)
@@ -173,7 +189,8 @@ struct CodecTests {
     }
 
     @Test func looseMatchers() throws {
-        let body = try JSONParser.parse(#"{"model":"claude-sonnet-4-5","tools":[{"name":"t"}],"messages":[{"role":"user","content":"what's the weather?"}]}"#)
+        let body = try JSONParser.parse(
+            #"{"model":"claude-sonnet-4-5","tools":[{"name":"t"}],"messages":[{"role":"user","content":"what's the weather?"}]}"#)
         #expect(Fixture.matches(["last_user": ["regex": "weather"]], body: body))
         #expect(!Fixture.matches(["last_user": "weather"], body: body))
         #expect(Fixture.matches(["last_user": "what's the weather?", "model": "claude-sonnet-4-5", "tools": true], body: body))

@@ -79,9 +79,11 @@ struct DamageTests {
         let cut = stream.events.count - 1
         let keep = stream.events[cut - 1].byteEnd
         let events = Array(stream.events.prefix(cut)).map {
-            ["t": JSONValue.int($0.offsetMilliseconds), "end": .int($0.byteEnd), "event": .string($0.name), "data": .string($0.data)] as JSONValue
+            ["t": JSONValue.int($0.offsetMilliseconds), "end": .int($0.byteEnd), "event": .string($0.name), "data": .string($0.data)]
+                as JSONValue
         }
-        try edit(path, "UPDATE interaction SET response_body = ?, events = ? WHERE id = ?",
+        try edit(
+            path, "UPDATE interaction SET response_body = ?, events = ? WHERE id = ?",
             [Data(stream.responseBody.prefix(keep)), JSONWriter.string(.array(events)), streamID])
         let tape = try await Tape(path: path, create: false)
         for (rowID, reason) in [(id, "status 4290"), (streamID, "without message_stop")] {
@@ -150,10 +152,14 @@ struct ConcurrentOpenTests {
         let directory = try TemporaryDirectory()
         let path = directory.file("app.sqlite")
         let queue = try DatabaseQueue(path: path)
-        try queue.write { try $0.execute(sql: "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada')") }
+        try queue.write {
+            try $0.execute(sql: "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada')")
+        }
         try queue.close()
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect { try CassetteStore(path: path, create: true) } throws: { "\($0)".contains("not a tapedeck cassette (it holds other tables: users)") }
+        #expect { try CassetteStore(path: path, create: true) } throws: {
+            "\($0)".contains("not a tapedeck cassette (it holds other tables: users)")
+        }
         #expect { try CassetteStore(path: path, create: false, readOnly: true) } throws: { "\($0)".contains("not a tapedeck cassette") }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
@@ -166,7 +172,8 @@ struct ConcurrentOpenTests {
         let path = directory.file("grdb-app.sqlite")
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
-            try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY); CREATE TABLE player (id INTEGER PRIMARY KEY)")
+            try db.execute(
+                sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY); CREATE TABLE player (id INTEGER PRIMARY KEY)")
             for step in steps { try db.execute(sql: "INSERT INTO grdb_migrations VALUES (?)", arguments: [step]) }
         }
         try queue.close()
@@ -188,8 +195,9 @@ struct ConcurrentOpenTests {
 struct QueryRedactionTests {
     @Test func secretParametersAndPatternsNeverReachTheCassette() throws {
         let redactor = try Redactor(patterns: ["sess-[0-9]+"])
-        #expect(redactor.redact(query: "beta=true&api_key=SECRET123&Key=abc&x=sess-42")
-            == "beta=true&api_key=%5BREDACTED%5D&Key=%5BREDACTED%5D&x=[REDACTED]")
+        #expect(
+            redactor.redact(query: "beta=true&api_key=SECRET123&Key=abc&x=sess-42")
+                == "beta=true&api_key=%5BREDACTED%5D&Key=%5BREDACTED%5D&x=[REDACTED]")
         #expect(try Redactor().redact(query: "access%5Ftoken=t0k&beta=true") == "access%5Ftoken=%5BREDACTED%5D&beta=true")
         #expect(try Redactor().redact(query: "beta=true&flag") == "beta=true&flag")
     }

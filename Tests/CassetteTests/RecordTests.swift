@@ -49,19 +49,31 @@ struct RecordTests {
         let json = try Samples.all()[6]
         let streamID = try await store.save(stream)
         let jsonID = try await store.save(json)
-        let typed = try #require(try row(path, """
-            SELECT typeof(id), typeof(request_body), typeof(response_body), typeof(is_stream), typeof(status),
-                typeof(occurrence), typeof(events), typeof(message), typeof(matcher), typeof(query), is_fixture,
-                request_headers, events, message FROM interaction WHERE id = ?
-            """, [streamID]))
-        #expect(Array(typed.databaseValues.prefix(10)) == [
-            "integer", "blob", "blob", "integer", "integer", "integer", "text", "text", "null", "null",
-        ].map(\.databaseValue))
+        let typed = try #require(
+            try row(
+                path,
+                """
+                SELECT typeof(id), typeof(request_body), typeof(response_body), typeof(is_stream), typeof(status),
+                    typeof(occurrence), typeof(events), typeof(message), typeof(matcher), typeof(query), is_fixture,
+                    request_headers, events, message FROM interaction WHERE id = ?
+                """, [streamID]))
+        #expect(
+            Array(typed.databaseValues.prefix(10))
+                == [
+                    "integer", "blob", "blob", "integer", "integer", "integer", "text", "text", "null", "null",
+                ].map(\.databaseValue))
         #expect((typed[10] as Int64?) == 0)
         #expect((typed[11] as String?) == "[[\"anthropic-version\",\"2023-06-01\"]]")
-        #expect((typed[12] as String?) == JSONWriter.string(.array(stream.events.map {
-            ["t": .int($0.offsetMilliseconds), "end": .int($0.byteEnd), "event": .string($0.name), "data": .string($0.data)]
-        })))
+        #expect(
+            (typed[12] as String?)
+                == JSONWriter.string(
+                    .array(
+                        stream.events.map {
+                            [
+                                "t": .int($0.offsetMilliseconds), "end": .int($0.byteEnd), "event": .string($0.name),
+                                "data": .string($0.data),
+                            ]
+                        })))
         #expect((typed[13] as String?) == stream.message.map(JSONWriter.string))
         let plain = try #require(try row(path, "SELECT events, is_stream, response_body FROM interaction WHERE id = ?", [jsonID]))
         #expect((plain[0] as String?) == nil)

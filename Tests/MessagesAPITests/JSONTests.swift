@@ -117,7 +117,9 @@ struct FingerprintTests {
         let b = try JSONParser.parse(#"{"model":"m","temperature":0.9}"#)
         let ignoring = Fingerprint.defaultIgnoredPaths + [JSONPath(parsing: "temperature")]
         #expect(Fingerprint(method: "POST", path: "/p", body: a) != Fingerprint(method: "POST", path: "/p", body: b))
-        #expect(Fingerprint(method: "POST", path: "/p", body: a, ignoring: ignoring) == Fingerprint(method: "POST", path: "/p", body: b, ignoring: ignoring))
+        #expect(
+            Fingerprint(method: "POST", path: "/p", body: a, ignoring: ignoring)
+                == Fingerprint(method: "POST", path: "/p", body: b, ignoring: ignoring))
     }
 
     @Test(arguments: [Identifier.message, Identifier.toolUse, Identifier.request])
@@ -159,4 +161,3 @@ struct WideObjectTests {
         #expect(a.firstDifference(from: b)?.path.description == "key99999")
     }
 }
-

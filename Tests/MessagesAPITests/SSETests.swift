@@ -35,9 +35,13 @@ struct SSETests {
             let json = try #require(event.json)
             #expect(json["type"]?.stringValue == event.name)
             switch event.name {
-            case "content_block_start": #expect(open == nil); open = json["index"]?.intValue
+            case "content_block_start":
+                #expect(open == nil)
+                open = json["index"]?.intValue
             case "content_block_delta": #expect(json["index"]?.intValue == open)
-            case "content_block_stop": #expect(json["index"]?.intValue == open); open = nil
+            case "content_block_stop":
+                #expect(json["index"]?.intValue == open)
+                open = nil
             default: break
             }
         }
@@ -123,10 +127,13 @@ struct PieceByPieceTests {
     }
 
     @Test func manyDeltasAssembleIntoOneText() {
-        var events = [SSEEvent(json: ["type": "message_start", "message": ["id": "m", "type": "message", "role": "assistant", "content": []]])]
+        var events = [
+            SSEEvent(json: ["type": "message_start", "message": ["id": "m", "type": "message", "role": "assistant", "content": []]])
+        ]
         events.append(SSEEvent(json: ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": "<"]]))
         for i in 0..<20_000 {
-            events.append(SSEEvent(json: ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": .string("\(i % 10)")]]))
+            events.append(
+                SSEEvent(json: ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": .string("\(i % 10)")]]))
         }
         events.append(SSEEvent(json: ["type": "content_block_stop", "index": 0]))
         events.append(SSEEvent(json: ["type": "message_stop"]))
@@ -136,4 +143,3 @@ struct PieceByPieceTests {
         #expect(text?.count == 20_001 && text?.hasPrefix("<0123") == true)
     }
 }
-

@@ -15,9 +15,10 @@ struct ValidationTests {
         _ = try validator.validateModel(request)
     }
 
-    func expectError(_ status: Int, _ message: String, _ edit: (inout JSONObject) -> Void,
-        endpoint: RequestValidator.Endpoint = .messages, sourceLocation: SourceLocation = #_sourceLocation)
-    {
+    func expectError(
+        _ status: Int, _ message: String, _ edit: (inout JSONObject) -> Void,
+        endpoint: RequestValidator.Endpoint = .messages, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         do {
             try check(edit, endpoint: endpoint)
             Issue.record("expected \(status) \(message)", sourceLocation: sourceLocation)
@@ -37,21 +38,30 @@ struct ValidationTests {
             body["system"] = [["type": "text", "text": "Be brief.", "cache_control": ["type": "ephemeral"]]]
             body["metadata"] = ["user_id": "u-1"]
             body["messages"] = [
-                ["role": "user", "content": [
-                    ["type": "text", "text": "Look"],
-                    ["type": "image", "source": ["type": "base64", "media_type": "image/png", "data": "iVBOR"]],
-                    ["type": "image", "source": ["type": "url", "url": "https://example.com/a.png"]],
-                    ["type": "document", "source": ["type": "text", "media_type": "text/plain", "data": "doc"]],
-                    ["type": "search_result", "source": "s", "title": "t", "content": [["type": "text", "text": "r"]]],
-                ]],
-                ["role": "assistant", "content": [
-                    ["type": "thinking", "thinking": "hm", "signature": "EqQB"],
-                    ["type": "redacted_thinking", "data": "EmwK"],
-                    ["type": "tool_use", "id": "toolu_1", "name": "t", "input": ["a": 1]],
-                ]],
-                ["role": "user", "content": [
-                    ["type": "tool_result", "tool_use_id": "toolu_1", "content": [["type": "text", "text": "42"]]],
-                ]],
+                [
+                    "role": "user",
+                    "content": [
+                        ["type": "text", "text": "Look"],
+                        ["type": "image", "source": ["type": "base64", "media_type": "image/png", "data": "iVBOR"]],
+                        ["type": "image", "source": ["type": "url", "url": "https://example.com/a.png"]],
+                        ["type": "document", "source": ["type": "text", "media_type": "text/plain", "data": "doc"]],
+                        ["type": "search_result", "source": "s", "title": "t", "content": [["type": "text", "text": "r"]]],
+                    ],
+                ],
+                [
+                    "role": "assistant",
+                    "content": [
+                        ["type": "thinking", "thinking": "hm", "signature": "EqQB"],
+                        ["type": "redacted_thinking", "data": "EmwK"],
+                        ["type": "tool_use", "id": "toolu_1", "name": "t", "input": ["a": 1]],
+                    ],
+                ],
+                [
+                    "role": "user",
+                    "content": [
+                        ["type": "tool_result", "tool_use_id": "toolu_1", "content": [["type": "text", "text": "42"]]]
+                    ],
+                ],
             ]
             body["tools"] = [["name": "t", "input_schema": ["type": "object"]]]
         }
@@ -59,7 +69,10 @@ struct ValidationTests {
     }
 
     @Test func acceptsThinkingForms() throws {
-        try check { $0["max_tokens"] = 2048; $0["thinking"] = ["type": "enabled", "budget_tokens": 1024, "display": "omitted"] }
+        try check {
+            $0["max_tokens"] = 2048
+            $0["thinking"] = ["type": "enabled", "budget_tokens": 1024, "display": "omitted"]
+        }
         try check { $0["thinking"] = ["type": "adaptive"] }
         try check { $0["thinking"] = ["type": "disabled"] }
     }
@@ -121,8 +134,13 @@ struct ValidationTests {
                 ["role": "user", "content": "y"],
             ]
         }
-        expectError(400, "messages.0.content.0.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'") {
-            $0["messages"] = [["role": "user", "content": [["type": "image", "source": ["type": "base64", "media_type": "image/bmp", "data": "x"]]]]]
+        expectError(
+            400,
+            "messages.0.content.0.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
+        ) {
+            $0["messages"] = [
+                ["role": "user", "content": [["type": "image", "source": ["type": "base64", "media_type": "image/bmp", "data": "x"]]]]
+            ]
         }
     }
 
@@ -177,7 +195,12 @@ struct ValidationTests {
 
     @Test func countTokensRejectsGenerationFields() {
         expectError(400, "max_tokens: Extra inputs are not permitted", { _ in }, endpoint: .countTokens)
-        expectError(400, "stream: Extra inputs are not permitted", { $0["max_tokens"] = nil; $0["stream"] = true }, endpoint: .countTokens)
+        expectError(
+            400, "stream: Extra inputs are not permitted",
+            {
+                $0["max_tokens"] = nil
+                $0["stream"] = true
+            }, endpoint: .countTokens)
     }
 
     @Test(arguments: [
@@ -193,7 +216,8 @@ struct ValidationTests {
 /// The last user turn's text: one reading, two names for its two uses.
 @Suite("Last user text")
 struct LastUserTextTests {
-    static let body = #"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01","content":[{"type":"text","text":"Sunny"},{"type":"text","text":"21 C"}]},{"type":"text","text":"and tomorrow?"},{"type":"text","text":"in Oslo"}]}]}"#
+    static let body =
+        #"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01","content":[{"type":"text","text":"Sunny"},{"type":"text","text":"21 C"}]},{"type":"text","text":"and tomorrow?"},{"type":"text","text":"in Oslo"}]}]}"#
 
     static func request(_ text: String) throws -> MessagesRequest {
         try RequestValidator().validateShape(try RequestValidator.parseBody(Array(text.utf8)), endpoint: .messages)
@@ -210,7 +234,10 @@ struct LastUserTextTests {
     @Test(arguments: [
         (#"{"messages":[{"role":"user","content":"Hello"}]}"#, "Hello"),
         (#"{"messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Yes?"}]}"#, "Hi"),
-        (#"{"messages":[{"role":"user","content":[{"type":"image","source":{}},{"type":"text","text":"a"},{"type":"text","text":7}]}]}"#, "a"),
+        (
+            #"{"messages":[{"role":"user","content":[{"type":"image","source":{}},{"type":"text","text":"a"},{"type":"text","text":7}]}]}"#,
+            "a"
+        ),
         (#"{"messages":[{"role":"assistant","content":"only me"}]}"#, ""),
         (#"{"messages":"not a list"}"#, ""),
         (#"[1,2]"#, ""),

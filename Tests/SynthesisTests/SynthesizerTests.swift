@@ -32,7 +32,10 @@ struct SynthesizerTests {
 
     @Test func plainAnswerHasTheMessageShape() throws {
         let message = try synthesize(request()).message
-        #expect(message.objectValue?.keys == ["model", "id", "type", "role", "content", "stop_reason", "stop_sequence", "stop_details", "usage"])
+        #expect(
+            message.objectValue?.keys == [
+                "model", "id", "type", "role", "content", "stop_reason", "stop_sequence", "stop_details", "usage",
+            ])
         #expect(message["model"] == "claude-sonnet-4-5-20250929")
         #expect(Identifier.isWellFormed(message["id"]?.stringValue ?? "", prefix: "msg_"))
         #expect(message["stop_reason"] == "end_turn")
@@ -89,15 +92,18 @@ struct SynthesizerTests {
 
     @Test func magicStringGivesRedactedThinking() throws {
         let prompt = Synthesizer.redactedThinkingTrigger
-        let message = try synthesize(request(#","thinking":{"type":"enabled","budget_tokens":1024}"#, prompt: prompt, maxTokens: 2048)).message
+        let message = try synthesize(request(#","thinking":{"type":"enabled","budget_tokens":1024}"#, prompt: prompt, maxTokens: 2048))
+            .message
         #expect(blocks(message).first?["type"] == "redacted_thinking")
         #expect(blocks(message).first?["data"]?.stringValue?.hasPrefix("E") == true)
     }
 
-    static let weatherTool = #"{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"location":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]},"days":{"type":"integer","minimum":1,"maximum":7}},"required":["location","unit","days"]}}"#
+    static let weatherTool =
+        #"{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"location":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]},"days":{"type":"integer","minimum":1,"maximum":7}},"required":["location","unit","days"]}}"#
 
     @Test func forcedToolChoiceCallsTheTool() throws {
-        let message = try synthesize(request(#","tools":[\#(Self.weatherTool)],"tool_choice":{"type":"tool","name":"get_weather"}"#)).message
+        let message = try synthesize(request(#","tools":[\#(Self.weatherTool)],"tool_choice":{"type":"tool","name":"get_weather"}"#))
+            .message
         #expect(message["stop_reason"] == "tool_use")
         let call = try #require(blocks(message).last)
         #expect(call["type"] == "tool_use")
@@ -114,7 +120,8 @@ struct SynthesizerTests {
             if message["stop_reason"] == "tool_use" { called += 1 }
         }
         #expect(called > 0 && called < 20)
-        let afterResult = #"{"model":"claude-sonnet-4-5","max_tokens":500,"tools":[\#(Self.weatherTool)],"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"Sunny"}]}]}"#
+        let afterResult =
+            #"{"model":"claude-sonnet-4-5","max_tokens":500,"tools":[\#(Self.weatherTool)],"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"Sunny"}]}]}"#
         #expect(try synthesize(afterResult).message["stop_reason"] == "end_turn")
     }
 
@@ -180,7 +187,8 @@ struct HostileSchemaTests {
     /// down to the depth limit (2^24 values, seconds and a gigabyte from 148 bytes).
     @Test func recursiveReferencesStopAtTheBudget() throws {
         let schema = try JSONParser.parse(
-            ##"{"$defs":{"a":{"type":"object","properties":{"x":{"$ref":"#/$defs/a"},"y":{"$ref":"#/$defs/a"}},"required":["x","y"]}},"$ref":"#/$defs/a"}"##)
+            ##"{"$defs":{"a":{"type":"object","properties":{"x":{"$ref":"#/$defs/a"},"y":{"$ref":"#/$defs/a"}},"required":["x","y"]}},"$ref":"#/$defs/a"}"##
+        )
         var instance = SchemaInstance(schema: schema, seed: 3)
         let value = instance.make()
         func count(_ v: JSONValue) -> Int {
@@ -207,8 +215,11 @@ struct HostileSchemaTests {
 
     @Test func thousandsOfStopSequencesCutLikeOne() throws {
         let many = (0..<20_000).map { "\"zz\($0)zz\"" }.joined(separator: ",")
-        let (few, _) = try synthesize(#"{"model":"claude-sonnet-4-5","max_tokens":200,"stop_sequences":["STOP"],"messages":[{"role":"user","content":"hi"}]}"#)
-        let (lots, _) = try synthesize(#"{"model":"claude-sonnet-4-5","max_tokens":200,"stop_sequences":["STOP",\#(many)],"messages":[{"role":"user","content":"hi"}]}"#)
+        let (few, _) = try synthesize(
+            #"{"model":"claude-sonnet-4-5","max_tokens":200,"stop_sequences":["STOP"],"messages":[{"role":"user","content":"hi"}]}"#)
+        let (lots, _) = try synthesize(
+            #"{"model":"claude-sonnet-4-5","max_tokens":200,"stop_sequences":["STOP",\#(many)],"messages":[{"role":"user","content":"hi"}]}"#
+        )
         #expect(lots["stop_reason"] == few["stop_reason"])
         #expect(lots["stop_sequence"] == "STOP")
     }

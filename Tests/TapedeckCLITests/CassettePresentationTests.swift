@@ -24,7 +24,9 @@ enum Recordings {
         .appendingPathComponent("Fixtures/streams")
 
     static func request(_ prompt: String) -> (body: [UInt8], fingerprint: String) {
-        let body: JSONValue = ["model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [["role": "user", "content": .string(prompt)]]]
+        let body: JSONValue = [
+            "model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [["role": "user", "content": .string(prompt)]],
+        ]
         return (JSONWriter.bytes(body), Fingerprint(method: "POST", path: "/v1/messages", body: body).hex)
     }
 
@@ -95,11 +97,12 @@ struct CassettePresentationTests {
         after.status = 529
         let (text, differs) = CassettePresentation.diff([kept, changed], [kept, after, Recordings.json(prompt: "new one")])
         #expect(differs)
-        #expect(text == """
-            + added   POST /v1/messages #1 "new one"
-            ~ changed POST /v1/messages #1 "count to three" at response.status: 200 → 529
+        #expect(
+            text == """
+                + added   POST /v1/messages #1 "new one"
+                ~ changed POST /v1/messages #1 "count to three" at response.status: 200 → 529
 
-            """)
+                """)
         let (removed, _) = CassettePresentation.diff([kept, changed], [changed])
         #expect(removed == "- removed POST /v1/messages #1 \"tell me a story\"\n")
     }

@@ -77,9 +77,10 @@ struct ServeOptionsTests {
 
     @Test func helpListsEveryFlag() {
         let help = Serve.helpMessage()
-        for flag in ["--mode", "--cassette", "--upstream", "--host", "--port", "--on-miss", "--pace", "--speed",
-            "--match-ignore", "--redact-header", "--redact", "--max-body", "--idle-timeout", "--log-level", "--allow-upstream-in-ci"]
-        {
+        for flag in [
+            "--mode", "--cassette", "--upstream", "--host", "--port", "--on-miss", "--pace", "--speed",
+            "--match-ignore", "--redact-header", "--redact", "--max-body", "--idle-timeout", "--log-level", "--allow-upstream-in-ci",
+        ] {
             #expect(help.contains(flag), "\(flag) missing from help")
         }
         #expect(help.contains("TAPEDECK_MODE"))
@@ -94,8 +95,10 @@ struct ServeOptionsTests {
     }
 
     @Test func serverFaultsAndLimitsResolve() throws {
-        let c = try resolve(["--fault", "overloaded;retry_after_ms=10", "--fault-rate", "0.2", "--fault-seed", "7",
-            "--max-connections", "8", "--journal-size", "50", "--cassette-dir", "tests/cassettes"])
+        let c = try resolve([
+            "--fault", "overloaded;retry_after_ms=10", "--fault-rate", "0.2", "--fault-seed", "7",
+            "--max-connections", "8", "--journal-size", "50", "--cassette-dir", "tests/cassettes",
+        ])
         #expect(c.fault?.faults.error?.status == 529 && c.fault?.rate == 0.2 && c.fault?.seed == 7)
         #expect(c.maxConnections == 8 && c.journalSize == 50 && c.resolvedCassetteDirectory == "tests/cassettes")
         #expect(try resolve(["--cassette", "/tmp/x/y.sqlite"]).resolvedCassetteDirectory == "/tmp/x")
@@ -124,7 +127,8 @@ struct HardeningFlagTests {
         let c = try resolve(
             ["--max-open-cassettes", "8", "--max-recording-bytes", "1000", "--shutdown-grace", "0", "--upstream-read-timeout", "2"])
         #expect(c.maxOpenCassettes == 8 && c.maxRecordingBytes == 1000 && c.shutdownGrace == 0 && c.upstreamReadTimeout == 2)
-        let e = try resolve([], ["TAPEDECK_MAX_OPEN_CASSETTES": "3", "TAPEDECK_SHUTDOWN_GRACE": "9", "TAPEDECK_UPSTREAM_READ_TIMEOUT": "30"])
+        let e = try resolve(
+            [], ["TAPEDECK_MAX_OPEN_CASSETTES": "3", "TAPEDECK_SHUTDOWN_GRACE": "9", "TAPEDECK_UPSTREAM_READ_TIMEOUT": "30"])
         #expect(e.maxOpenCassettes == 3 && e.shutdownGrace == 9 && e.upstreamReadTimeout == 30)
     }
 

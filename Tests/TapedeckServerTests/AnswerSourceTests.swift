@@ -56,8 +56,12 @@ struct AnswerSourceTests {
     @Test func synthesisStreamsWhenAsked() async throws {
         try await withTemporaryDirectory { directory in
             let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-            let answer = try #require(try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.helloStream), tape: tape))
-            guard case .events(let events) = answer.body else { Issue.record("not a stream: \(answer.body)"); return }
+            let answer = try #require(
+                try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.helloStream), tape: tape))
+            guard case .events(let events) = answer.body else {
+                Issue.record("not a stream: \(answer.body)")
+                return
+            }
             #expect(events.first?.name == "message_start")
             #expect(events.last?.name == "message_stop")
         }
@@ -68,9 +72,11 @@ struct AnswerSourceTests {
             let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
             let counted = try #require(
                 try await SynthesisSource(.countTokens, catalog: .standard).answer(
-                    try Self.request(#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hello"}]}"#,
+                    try Self.request(
+                        #"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hello"}]}"#,
                         path: "/v1/messages/count_tokens"), tape: tape))
-            let message = try #require(try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.hello), tape: tape))
+            let message = try #require(
+                try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.hello), tape: tape))
             #expect(try Self.json(counted)["input_tokens"] == Self.json(message)["usage"]?["input_tokens"])
         }
     }
@@ -88,15 +94,17 @@ struct AnswerSourceTests {
             let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
             let catalog = ModelCatalog.standard
             let page = try Self.json(
-                try #require(try await CatalogSource(lookup: .list, catalog: catalog).answer(
-                    try Self.request("", path: "/v1/models", method: "GET", query: "limit=2"), tape: tape)))
+                try #require(
+                    try await CatalogSource(lookup: .list, catalog: catalog).answer(
+                        try Self.request("", path: "/v1/models", method: "GET", query: "limit=2"), tape: tape)))
             #expect(page["data"]?.arrayValue?.count == 2)
             #expect(page["has_more"] == .bool(catalog.models.count > 2))
             #expect(page["first_id"]?.stringValue == catalog.models.first?.id)
             let id = try #require(catalog.models.last?.id)
             let model = try Self.json(
-                try #require(try await CatalogSource(lookup: .retrieve(id: id), catalog: catalog).answer(
-                    try Self.request("", path: "/v1/models/\(id)", method: "GET"), tape: tape)))
+                try #require(
+                    try await CatalogSource(lookup: .retrieve(id: id), catalog: catalog).answer(
+                        try Self.request("", path: "/v1/models/\(id)", method: "GET"), tape: tape)))
             #expect(model["id"]?.stringValue == id)
             await #expect(throws: APIError.notFound("model: no-such-model")) {
                 _ = try await CatalogSource(lookup: .retrieve(id: "no-such-model"), catalog: catalog).answer(
@@ -142,7 +150,10 @@ struct AnswerSourceTests {
             let source = ReplaySource(pace: .instant, speed: 1, catalog: .standard)
             let answer = try #require(try await source.answer(request, tape: tape))
             #expect(answer.source == .recorded)
-            guard case .json(let bytes) = answer.body else { Issue.record("not JSON"); return }
+            guard case .json(let bytes) = answer.body else {
+                Issue.record("not JSON")
+                return
+            }
             #expect(bytes == first.responseBody, "recorded bytes pass through untouched")
             #expect(answer.header("request-id") == "req_01Recorded")
             request.occurrence = 2
@@ -160,7 +171,10 @@ struct AnswerSourceTests {
             let streamed = try Self.request(Self.helloStream)
             #expect(streamed.fingerprint == plain.fingerprint)
             let answer = try #require(try await ReplaySource(pace: .instant, speed: 1, catalog: .standard).answer(streamed, tape: tape))
-            guard case .events(let events) = answer.body else { Issue.record("not a stream: \(answer.body)"); return }
+            guard case .events(let events) = answer.body else {
+                Issue.record("not a stream: \(answer.body)")
+                return
+            }
             let rebuilt = MessageAssembler.assemble(events).assembled
             #expect(rebuilt?["content"]?.arrayValue?.first?["text"] == "as a stream")
             #expect(rebuilt?["id"] == "msg_01Recorded")
@@ -193,6 +207,8 @@ struct AnswerSourceTests {
     }
 
     static func request(scenario: String, stream: Bool) throws -> IncomingRequest {
-        try request(#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":\#(stream),"messages":[{"role":"user","content":"scenario:\#(scenario)"}]}"#)
+        try request(
+            #"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":\#(stream),"messages":[{"role":"user","content":"scenario:\#(scenario)"}]}"#
+        )
     }
 }

@@ -1,21 +1,27 @@
 import MessagesAPI
-@testable import TapedeckServer
 import Testing
+
+@testable import TapedeckServer
 
 @Suite("Faults: parsing and seeded schedules")
 struct FaultsTests {
     @Test func parsesKindsParametersAndTimingTogether() throws {
-        let faults = try Faults(parsing: " rate_limit;retry_after_ms=10;should_retry=false;message=Slow%20down%2C%20please , tps=40,slow_first_byte=400")
+        let faults = try Faults(
+            parsing: " rate_limit;retry_after_ms=10;should_retry=false;message=Slow%20down%2C%20please , tps=40,slow_first_byte=400")
         let error = try #require(faults.error)
         #expect(error.status == 429 && error.type == "rate_limit_error")
         #expect(error.retryAfterMilliseconds == "10" && error.retryAfter == nil && error.shouldRetry == false)
         #expect(error.message == "Slow down, please")
         #expect(faults.tokensPerSecond == 40 && faults.slowFirstByte == 400)
-        #expect(faults.description == "rate_limit;retry_after_ms=10;should_retry=false;message=Slow%20down%2C%20please, tps=40, slow_first_byte=400")
+        #expect(
+            faults.description
+                == "rate_limit;retry_after_ms=10;should_retry=false;message=Slow%20down%2C%20please, tps=40, slow_first_byte=400")
     }
 
     @Test func streamKindsTakeTheirDefaults() throws {
-        #expect(try Faults(parsing: "midstream_error;after=3").breakOff == .midstreamError(after: 3, type: "overloaded_error", message: "Overloaded"))
+        #expect(
+            try Faults(parsing: "midstream_error;after=3").breakOff
+                == .midstreamError(after: 3, type: "overloaded_error", message: "Overloaded"))
         #expect(try Faults(parsing: "disconnect;bytes=12").breakOff == .disconnect(afterEvents: nil, afterBytes: 12))
         #expect(try Faults(parsing: "disconnect").breakOff == .disconnect(afterEvents: 0, afterBytes: nil))
         #expect(try Faults(parsing: "stall=250;after=2").stall.map { [$0.milliseconds, $0.after] } == [250, 2])
@@ -79,7 +85,9 @@ struct FaultsTests {
         #expect((0..<4).map { _ in schedule.draw(for: fingerprint) != nil } == [true, true, false, false])
     }
 
-    @Test(arguments: ["..", "../x", "a/b", "/etc/passwd", ".hidden", "default", "", "%2e%2e", String(repeating: "a", count: 201), "a\u{0}b"])
+    @Test(arguments: [
+        "..", "../x", "a/b", "/etc/passwd", ".hidden", "default", "", "%2e%2e", String(repeating: "a", count: 201), "a\u{0}b",
+    ])
     func cassetteNamesCannotLeaveTheDirectory(name: String) {
         #expect(throws: APIError.self) { try Shelf.validate(name) }
     }

@@ -2,13 +2,15 @@ import Cassette
 import Foundation
 import MessagesAPI
 import NIOCore
-@testable import TapedeckServer
 import Testing
+
+@testable import TapedeckServer
 
 @Suite("Recording streams")
 struct StreamRecorderTests {
     let events = [
-        #"event: message_start"# + "\n" + #"data: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[]}}"# + "\n\n",
+        #"event: message_start"# + "\n"
+            + #"data: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[]}}"# + "\n\n",
         "event: ping\ndata: {\"type\":\"ping\"}\n\n",
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
     ]
@@ -43,7 +45,10 @@ struct StreamRecorderTests {
     @Test(arguments: [
         ("event: message_start\ndata: {\"type\":\"message_start\"}\n\n", "without message_stop"),
         ("event: message_stop\ndata: not json\n\n", "does not carry a JSON object"),
-        ("event: content_block_delta\ndata: [1, 2, 3]\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", "does not carry a JSON object"),
+        (
+            "event: content_block_delta\ndata: [1, 2, 3]\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+            "does not carry a JSON object"
+        ),
         ("garbage without any event at all", "without message_stop"),
     ])
     func halfAStreamIsNotAWholeAnswer(text: String, problem: String) throws {
@@ -58,7 +63,9 @@ struct StreamRecorderTests {
 
 @Suite("Waits built from input")
 struct ClampedDurationTests {
-    @Test(arguments: [(-5.0, Duration.zero), (.nan, .zero), (1e300, .seconds(86_400)), (.infinity, .seconds(86_400)), (1.5, .microseconds(1500))])
+    @Test(arguments: [
+        (-5.0, Duration.zero), (.nan, .zero), (1e300, .seconds(86_400)), (.infinity, .seconds(86_400)), (1.5, .microseconds(1500)),
+    ])
     func clampIntoADay(milliseconds: Double, expected: Duration) {
         #expect(Duration.clamped(milliseconds: milliseconds) == expected)
     }

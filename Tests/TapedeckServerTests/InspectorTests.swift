@@ -1,9 +1,10 @@
 import Cassette
 import Foundation
 import MessagesAPI
-@testable import TapedeckServer
 import TapedeckTestSupport
 import Testing
+
+@testable import TapedeckServer
 
 /// Text that would run a script, close an attribute or start an entity if it reached the page unescaped.
 private let hostile = #"</td><script>pwn("1&2")</script>'"#
@@ -79,9 +80,10 @@ struct InspectorTests {
         var query = CassetteStore.Query(limit: 1)
         query.text = hostile
         let row = Self.interaction(id: 7, prompt: hostile, answer: hostile, model: hostile)
-        let html = try await Self.render(Inspector.page(
-            title: hostile, context: context, active: "Interactions",
-            content: Inspector.interactions([row], hasMore: true, query: query, context: context)))
+        let html = try await Self.render(
+            Inspector.page(
+                title: hostile, context: context, active: "Interactions",
+                content: Inspector.interactions([row], hasMore: true, query: query, context: context)))
 
         Self.expectNoMarkupFromData(html)
         // title, the q field's value, model, prompt and answer cells.
@@ -109,9 +111,10 @@ struct InspectorTests {
 
     @Test func anEmptyListSaysSoWithoutATableOrANextLink() async throws {
         let context = Inspector.Context()
-        let html = try await Self.render(Inspector.page(
-            title: "Interactions", context: context, active: "Interactions",
-            content: Inspector.interactions([], hasMore: false, query: .init(limit: 50), context: context)))
+        let html = try await Self.render(
+            Inspector.page(
+                title: "Interactions", context: context, active: "Interactions",
+                content: Inspector.interactions([], hasMore: false, query: .init(limit: 50), context: context)))
         #expect(html.contains(#"<p class="empty">No interactions match.</p>"#))
         #expect(!html.contains(#"<table id="interactions">"#) && !html.contains(#"class="more""#))
         #expect(!html.contains(#"type="hidden""#), "no cassette, no token: no hidden fields")
@@ -123,8 +126,9 @@ struct InspectorTests {
         let context = Inspector.Context(cassette: nil, token: token)
         var json = Self.interaction(id: 3, prompt: hostile, answer: hostile, model: "m", header: hostile)
         json.status = 529
-        let jsonPage = try await Self.render(Inspector.page(
-            title: "Interaction 3", context: context, active: "", content: Inspector.interaction(json, context: context)))
+        let jsonPage = try await Self.render(
+            Inspector.page(
+                title: "Interaction 3", context: context, active: "", content: Inspector.interaction(json, context: context)))
         Self.expectNoMarkupFromData(jsonPage)
         #expect(!jsonPage.contains("tab active"))
         #expect(jsonPage.contains("<tr><td>x-note</td><td>\(escapedHostile)</td></tr>"))
@@ -137,12 +141,15 @@ struct InspectorTests {
         #expect(!jsonPage.contains(#"id="timeline""#))
 
         let stream = Self.stream(id: 4, delta: hostile)
-        let streamPage = try await Self.render(Inspector.page(
-            title: "Interaction 4", context: context, active: "", content: Inspector.interaction(stream, context: context)))
+        let streamPage = try await Self.render(
+            Inspector.page(
+                title: "Interaction 4", context: context, active: "", content: Inspector.interaction(stream, context: context)))
         Self.expectNoMarkupFromData(streamPage)
         #expect(streamPage.contains("Stream timeline <span class=\"muted\">4 events</span>"))
-        #expect(streamPage.contains(
-            #"<tr class="event folded"><td>20</td><td>content_block_delta ×2</td><td><span class="muted">block 0 text_delta:</span> \#(escapedHostile)\#(escapedHostile)</td></tr>"#))
+        #expect(
+            streamPage.contains(
+                #"<tr class="event folded"><td>20</td><td>content_block_delta ×2</td><td><span class="muted">block 0 text_delta:</span> \#(escapedHostile)\#(escapedHostile)</td></tr>"#
+            ))
         #expect(streamPage.contains(#"<tr class="event message_stop"><td>40</td><td>message_stop</td><td class="mono"></td></tr>"#))
         #expect(!streamPage.contains("<summary>body</summary>"), "a stream shows its timeline, not a body")
         #expect(!streamPage.contains("<summary>headers"), "no headers, no headers box")
@@ -150,16 +157,19 @@ struct InspectorTests {
 
     @Test func theJournalPageEscapesEntriesNewestFirst() async throws {
         let entries = [
-            JournalEntry(seq: 1, time: Date(timeIntervalSince1970: 0), method: "POST", path: "/v1/messages", cassette: "default",
+            JournalEntry(
+                seq: 1, time: Date(timeIntervalSince1970: 0), method: "POST", path: "/v1/messages", cassette: "default",
                 fingerprint: "0123456789abcdef", source: "recorded", occurrence: 1, status: 200, latencyMilliseconds: 1.5,
                 fault: nil, stream: true),
-            JournalEntry(seq: 2, time: Date(timeIntervalSince1970: 1), method: "POST", path: "/v1/" + hostile, cassette: "default",
+            JournalEntry(
+                seq: 2, time: Date(timeIntervalSince1970: 1), method: "POST", path: "/v1/" + hostile, cassette: "default",
                 fingerprint: nil, source: hostile, occurrence: nil, status: 404, latencyMilliseconds: 2,
                 fault: hostile, stream: false),
         ]
         let context = Inspector.Context(cassette: "mine", token: nil)
-        let html = try await Self.render(Inspector.page(
-            title: "Journal", context: context, active: "Journal", content: Inspector.journal(entries, context: context)))
+        let html = try await Self.render(
+            Inspector.page(
+                title: "Journal", context: context, active: "Journal", content: Inspector.journal(entries, context: context)))
         Self.expectNoMarkupFromData(html)
         #expect(html.contains(#"<a class="tab active" href="/_tapedeck/ui/journal?cassette=mine">Journal</a>"#))
         // The hostile source is a class and a cell; the path and the fault are cells.
@@ -171,34 +181,44 @@ struct InspectorTests {
         #expect(html.contains(#"<td class="mono muted">0123456789ab</td>"#))
         #expect(html.contains(#"<td class="status s4">404</td>"#))
 
-        let empty = try await Self.render(Inspector.page(
-            title: "Journal", context: context, active: "Journal", content: Inspector.journal([], context: context)))
+        let empty = try await Self.render(
+            Inspector.page(
+                title: "Journal", context: context, active: "Journal", content: Inspector.journal([], context: context)))
         #expect(empty.contains(#"<p class="empty">No requests yet.</p>"#) && !empty.contains(#"<table id="journal">"#))
     }
 
     @Test func theMissesPageEscapesTheDiffAndLinksTheClosestRecording() async throws {
         let misses: [JSONValue] = [
-            ["method": "POST", "path": "/v1/messages", "answered": .string(hostile), "closest_id": 9,
-             "diff": ["path": .string(hostile), "expected": .string(hostile), "got": 1024,
-                      "expected_present": true, "got_present": true]],
+            [
+                "method": "POST", "path": "/v1/messages", "answered": .string(hostile), "closest_id": 9,
+                "diff": [
+                    "path": .string(hostile), "expected": .string(hostile), "got": 1024,
+                    "expected_present": true, "got_present": true,
+                ],
+            ],
             ["method": "POST", "path": "/v1/messages/count_tokens", "answered": "error", "closest_id": .null, "diff": .null],
         ]
         let context = Inspector.Context(cassette: "mine", token: token)
-        let html = try await Self.render(Inspector.page(
-            title: "Misses", context: context, active: "Misses", content: Inspector.misses(misses, context: context)))
+        let html = try await Self.render(
+            Inspector.page(
+                title: "Misses", context: context, active: "Misses", content: Inspector.misses(misses, context: context)))
         Self.expectNoMarkupFromData(html)
         #expect(html.contains(#"<span class="muted">answered: \#(escapedHostile)</span>"#))
         #expect(html.contains(#"<a href="/_tapedeck/ui/interactions/9?cassette=mine&amp;token=t%26k%22n%3C">interaction 9</a>"#))
         #expect(html.contains(#"<td class="mono">\#(escapedHostile)</td>"#))
         // Values as JSON: the string quoted (and its quotes escaped), the number bare.
-        #expect(html.contains(#"<td><pre>&quot;&lt;/td&gt;&lt;script&gt;pwn(\&quot;1&amp;2\&quot;)&lt;/script&gt;&#39;&quot;</pre></td><td><pre>1024</pre></td>"#))
+        #expect(
+            html.contains(
+                #"<td><pre>&quot;&lt;/td&gt;&lt;script&gt;pwn(\&quot;1&amp;2\&quot;)&lt;/script&gt;&#39;&quot;</pre></td><td><pre>1024</pre></td>"#
+            ))
         #expect(html.contains(#"<p class="muted">The cassette has no recordings for this endpoint.</p>"#))
         // Newest first: the second miss is shown first.
         let second = try #require(html.range(of: "count_tokens")), first = try #require(html.range(of: "interaction 9"))
         #expect(second.lowerBound < first.lowerBound)
 
-        let empty = try await Self.render(Inspector.page(
-            title: "Misses", context: context, active: "Misses", content: Inspector.misses([], context: context)))
+        let empty = try await Self.render(
+            Inspector.page(
+                title: "Misses", context: context, active: "Misses", content: Inspector.misses([], context: context)))
         #expect(empty.contains(#"<p class="empty">No misses: every request matched a recording.</p>"#))
         #expect(!empty.contains(#"<section class="miss">"#))
     }
@@ -228,8 +248,10 @@ struct InspectorTests {
     /// A JSON interaction asking `prompt` and answering `answer`.
     static func interaction(id: Int64, prompt: String, answer: String, model: String, header: String? = nil) -> Interaction {
         let request: JSONValue = ["model": .string(model), "max_tokens": 16, "messages": [["role": "user", "content": .string(prompt)]]]
-        let response: JSONValue = ["type": "message", "role": "assistant", "content": [["type": "text", "text": .string(answer)]],
-                                   "stop_reason": "end_turn", "usage": ["input_tokens": 3, "output_tokens": 5]]
+        let response: JSONValue = [
+            "type": "message", "role": "assistant", "content": [["type": "text", "text": .string(answer)]],
+            "stop_reason": "end_turn", "usage": ["input_tokens": 3, "output_tokens": 5],
+        ]
         return Interaction(
             id: id, recordedAt: "2026-12-01T10:00:00Z", method: "POST", path: "/v1/messages", query: nil, fingerprint: "f1",
             occurrence: 1, requestHeaders: header.map { [HeaderPair("x-note", $0)] } ?? [],
@@ -241,11 +263,14 @@ struct InspectorTests {
     static func stream(id: Int64, delta: String) -> Interaction {
         func data(_ value: JSONValue) -> String { JSONWriter.string(value) }
         let events = [
-            Interaction.Event(offsetMilliseconds: 10, byteEnd: 0, name: "content_block_start",
+            Interaction.Event(
+                offsetMilliseconds: 10, byteEnd: 0, name: "content_block_start",
                 data: data(["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]])),
-            Interaction.Event(offsetMilliseconds: 20, byteEnd: 0, name: "content_block_delta",
+            Interaction.Event(
+                offsetMilliseconds: 20, byteEnd: 0, name: "content_block_delta",
                 data: data(["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": .string(delta)]])),
-            Interaction.Event(offsetMilliseconds: 30, byteEnd: 0, name: "content_block_delta",
+            Interaction.Event(
+                offsetMilliseconds: 30, byteEnd: 0, name: "content_block_delta",
                 data: data(["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": .string(delta)]])),
             Interaction.Event(offsetMilliseconds: 40, byteEnd: 0, name: "message_stop", data: data(["type": "message_stop"])),
         ]

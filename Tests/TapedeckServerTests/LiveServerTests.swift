@@ -12,7 +12,8 @@ struct LiveServerTests {
     @Test func streamsAreChunkedSSEWithTheAPIsHeaders() async throws {
         let app = try await buildApplication(configuration: testConfiguration(), logger: testLogger)
         try await app.test(.live) { client in
-            let text = #"{"model":"claude-sonnet-4-5","max_tokens":300,"stream":true,"messages":[{"role":"user","content":"Stream please"}]}"#
+            let text =
+                #"{"model":"claude-sonnet-4-5","max_tokens":300,"stream":true,"messages":[{"role":"user","content":"Stream please"}]}"#
             try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(text)) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "text/event-stream; charset=utf-8")

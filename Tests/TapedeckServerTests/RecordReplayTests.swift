@@ -9,7 +9,8 @@ import Testing
 
 @Suite("Record through an upstream, replay offline")
 struct RecordReplayTests {
-    func recording(_ cassette: String, upstream: String, _ edit: (inout TapedeckConfiguration) -> Void = { _ in }) -> TapedeckConfiguration {
+    func recording(_ cassette: String, upstream: String, _ edit: (inout TapedeckConfiguration) -> Void = { _ in }) -> TapedeckConfiguration
+    {
         testConfiguration {
             $0.mode = .record
             $0.cassettePath = cassette
@@ -41,13 +42,14 @@ struct RecordReplayTests {
         #expect(replayed.status == 200)
         #expect(replayed.header("tapedeck-source") == "recorded")
         #expect(replayed.body == recorded.body)
-        let original = switch scenario {
-        case "thinking": ExampleStreams.thinking
-        case "tool": ExampleStreams.toolUse
-        case "stop": ExampleStreams.stopSequence
-        case "midstream_error": ExampleStreams.midstreamError
-        default: ExampleStreams.text
-        }
+        let original =
+            switch scenario {
+            case "thinking": ExampleStreams.thinking
+            case "tool": ExampleStreams.toolUse
+            case "stop": ExampleStreams.stopSequence
+            case "midstream_error": ExampleStreams.midstreamError
+            default: ExampleStreams.text
+            }
         #expect(replayed.body == Array(original.utf8), "the upstream's bytes, padding included, survive the round trip")
         #expect(replayed.header("request-id") == recorded.header("request-id"))
         #expect(replayed.header("content-type") == "text/event-stream; charset=utf-8")
@@ -130,7 +132,8 @@ struct RecordReplayTests {
         try await withTapedeck(replaying(cassette)) { base in
             var texts: [String] = []
             for _ in 0..<4 {
-                texts.append(try await send(base, "/v1/messages", body: request).json?["content"]?.arrayValue?.first?["text"]?.stringValue ?? "")
+                texts.append(
+                    try await send(base, "/v1/messages", body: request).json?["content"]?.arrayValue?.first?["text"]?.stringValue ?? "")
             }
             #expect(texts == ["call 1", "call 2", "call 3", "call 3"])
             #expect(try await send(base, "/_tapedeck/reset").status == 200)
@@ -156,7 +159,8 @@ struct RecordReplayTests {
         let store = try CassetteStore(path: cassette)
         let stored = try #require(try await store.all().first)
         // The fingerprint ignores `stream` and `metadata.user_id`.
-        let other = #"{"model":"claude-sonnet-4-5","max_tokens":1024,"metadata":{"user_id":"someone"},"messages":[{"role":"user","content":"scenario:text"}]}"#
+        let other =
+            #"{"model":"claude-sonnet-4-5","max_tokens":1024,"metadata":{"user_id":"someone"},"messages":[{"role":"user","content":"scenario:text"}]}"#
         #expect(Fingerprint(method: "POST", path: "/v1/messages", body: try JSONParser.parse(other)).hex == stored.fingerprint)
         #expect(stored.isStream)
         #expect(stored.events.first?.name == "message_start")
@@ -171,11 +175,14 @@ struct RecordReplayTests {
         let request = scenarioRequest("text")
         let received = try await FakeUpstream.withRunning { fake, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream + "/gateway/anthropic")) { base in
-                _ = try await send(base, "/v1/messages?beta=true", body: request, headers: [
-                    ("x-api-key", secret), ("anthropic-version", "2023-06-01"), ("anthropic-beta", "tools-2024-04-04"),
-                    ("cookie", "sid=\(secret)"),
-                ])
-                _ = try await send(base, "/v1/messages/count_tokens", body: #"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}"#,
+                _ = try await send(
+                    base, "/v1/messages?beta=true", body: request,
+                    headers: [
+                        ("x-api-key", secret), ("anthropic-version", "2023-06-01"), ("anthropic-beta", "tools-2024-04-04"),
+                        ("cookie", "sid=\(secret)"),
+                    ])
+                _ = try await send(
+                    base, "/v1/messages/count_tokens", body: #"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}"#,
                     headers: [("authorization", "Bearer \(secret)")])
             }
             return fake.requests
@@ -269,7 +276,10 @@ struct RecordReplayTests {
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     for i in 0..<60 {
                         group.addTask {
-                            try await send(base, "/v1/messages", body: scenarioRequest(i % 2 == 0 ? "text" : "thinking", stream: i % 3 == 0, extra: " #\(i)")).status
+                            try await send(
+                                base, "/v1/messages",
+                                body: scenarioRequest(i % 2 == 0 ? "text" : "thinking", stream: i % 3 == 0, extra: " #\(i)")
+                            ).status
                         }
                     }
                     for try await status in group { #expect(status == 200) }
@@ -281,7 +291,8 @@ struct RecordReplayTests {
         // Every one of them replays.
         try await withTapedeck(replaying(cassette)) { base in
             for i in [0, 17, 33, 59] {
-                let reply = try await send(base, "/v1/messages", body: scenarioRequest(i % 2 == 0 ? "text" : "thinking", stream: i % 3 == 0, extra: " #\(i)"))
+                let reply = try await send(
+                    base, "/v1/messages", body: scenarioRequest(i % 2 == 0 ? "text" : "thinking", stream: i % 3 == 0, extra: " #\(i)"))
                 #expect(reply.header("tapedeck-source") == "recorded")
             }
         }
@@ -292,7 +303,9 @@ struct RecordReplayTests {
         defer { removeTemporaryCassette(cassette) }
         let request = scenarioRequest("paced", stream: true)
         try await FakeUpstream.withRunning { _, upstream in
-            try await withTapedeck(recording(cassette, upstream: upstream)) { base in _ = try await send(base, "/v1/messages", body: request) }
+            try await withTapedeck(recording(cassette, upstream: upstream)) { base in
+                _ = try await send(base, "/v1/messages", body: request)
+            }
         }
         let stored = try #require(try await CassetteStore(path: cassette).all().first)
         let span = try #require(stored.events.last?.offsetMilliseconds) - (stored.events.first?.offsetMilliseconds ?? 0)
@@ -305,7 +318,10 @@ struct RecordReplayTests {
             }
         }
         let (paced, pacedReply) = try await timed { $0.pace = .recorded }
-        let (fast, fastReply) = try await timed { $0.pace = .recorded; $0.speed = 4 }
+        let (fast, fastReply) = try await timed {
+            $0.pace = .recorded
+            $0.speed = 4
+        }
         let (instant, _) = try await timed { $0.pace = .instant }
         #expect(pacedReply.body == stored.responseBody)
         #expect(fastReply.body == stored.responseBody)
@@ -355,11 +371,14 @@ struct RecordReplayTests {
         defer { removeTemporaryCassette(cassette) }
         try await FakeUpstream.withRunning { _, upstream in
             try await withTapedeck(recording(cassette, upstream: upstream)) { base in
-                _ = try await send(base, "/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"Hi"}]}"#)
+                _ = try await send(
+                    base, "/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"Hi"}]}"#
+                )
             }
         }
         try await withTapedeck(replaying(cassette)) { base in
-            let miss = try await send(base, "/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"Hello"}]}"#)
+            let miss = try await send(
+                base, "/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"Hello"}]}"#)
             #expect(miss.status == 404)
             #expect(miss.json?["error"]?["type"] == "not_found_error")
             let message = miss.json?["error"]?["message"]?.stringValue ?? ""
@@ -367,7 +386,8 @@ struct RecordReplayTests {
         }
         // With on-miss synthesize, a miss gets a synthetic answer instead.
         let synthesized = try await withTapedeck(replaying(cassette) { $0.onMiss = .synthesize }) { base in
-            try await send(base, "/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"Hello"}]}"#)
+            try await send(
+                base, "/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"Hello"}]}"#)
         }
         #expect(synthesized.header("tapedeck-source") == "synthesized")
     }
@@ -399,7 +419,12 @@ struct DemoCassetteTests {
         #expect(kinds.isSuperset(of: ["text", "thinking", "tool_use"]))
         #expect(interactions.contains { $0.status == 529 })
         #expect(interactions.contains { $0.message?["stop_reason"] == "stop_sequence" })
-        try await withTapedeck(testConfiguration { $0.cassettePath = copy; $0.onMiss = .error }) { base in
+        try await withTapedeck(
+            testConfiguration {
+                $0.cassettePath = copy
+                $0.onMiss = .error
+            }
+        ) { base in
             for interaction in interactions {
                 let reply = try await send(base, interaction.path, body: String(decoding: interaction.requestBody, as: UTF8.self))
                 #expect(reply.status == interaction.status)

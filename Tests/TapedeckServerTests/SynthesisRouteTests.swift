@@ -27,7 +27,10 @@ struct SynthesisRouteTests {
 
     static let authStyles: [HTTPFields] = [
         [HTTPField.Name.authorization: "Bearer sk-test"],
-        [HTTPField.Name.apiKey: "sk-test", HTTPField.Name.version: "2026-10-21", HTTPField.Name.beta: "token-counting-2024-11-01,made-up-beta"],
+        [
+            HTTPField.Name.apiKey: "sk-test", HTTPField.Name.version: "2026-10-21",
+            HTTPField.Name.beta: "token-counting-2024-11-01,made-up-beta",
+        ],
         [:],
     ]
 
@@ -44,9 +47,10 @@ struct SynthesisRouteTests {
         var bodies: [ByteBuffer] = []
         for _ in 0..<2 {
             let app = try await buildApplication(configuration: testConfiguration(), logger: testLogger)
-            bodies.append(try await app.test(.router) { client in
-                try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(Self.hello)).body
-            })
+            bodies.append(
+                try await app.test(.router) { client in
+                    try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(Self.hello)).body
+                })
         }
         #expect(bodies[0] == bodies[1])
         #expect(bodies[0].readableBytes > 100)
@@ -54,7 +58,8 @@ struct SynthesisRouteTests {
 
     @Test func streamAndJSONCarryTheSameMessage() async throws {
         try await withApp { client in
-            let request = #"{"model":"claude-sonnet-4-5","max_tokens":2048,"thinking":{"type":"enabled","budget_tokens":1024},"stop_sequences":["zz"],"messages":[{"role":"user","content":"Explain tapes"}]}"#
+            let request =
+                #"{"model":"claude-sonnet-4-5","max_tokens":2048,"thinking":{"type":"enabled","budget_tokens":1024},"stop_sequences":["zz"],"messages":[{"role":"user","content":"Explain tapes"}]}"#
             let streamed = request.replacingOccurrences(of: #"{"model""#, with: #"{"stream":true,"model""#)
             let plain = try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(request))
             let stream = try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(streamed))
@@ -73,7 +78,8 @@ struct SynthesisRouteTests {
     @Test func countTokensEqualsUsageInputTokens() async throws {
         try await withApp { client in
             let count = #"{"model":"claude-sonnet-4-5","system":"Be brief.","messages":[{"role":"user","content":"Hello there"}]}"#
-            let create = #"{"model":"claude-sonnet-4-5","max_tokens":99,"system":"Be brief.","messages":[{"role":"user","content":"Hello there"}]}"#
+            let create =
+                #"{"model":"claude-sonnet-4-5","max_tokens":99,"system":"Be brief.","messages":[{"role":"user","content":"Hello there"}]}"#
             let counted = try await client.execute(uri: "/v1/messages/count_tokens", method: .post, headers: jsonHeaders, body: body(count))
             let created = try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(create))
             let tokens = try #require(counted.body.json?["input_tokens"]?.intValue)
@@ -95,7 +101,8 @@ struct SynthesisRouteTests {
             #expect(json["first_id"]?.stringValue == ids.first)
             let page = try #require(try await client.execute(uri: "/v1/models?limit=2", method: .get).body.json)
             #expect(page["has_more"] == true)
-            let next = try #require(try await client.execute(uri: "/v1/models?limit=100&after_id=\(page["last_id"]!.stringValue!)", method: .get).body.json)
+            let next = try #require(
+                try await client.execute(uri: "/v1/models?limit=100&after_id=\(page["last_id"]!.stringValue!)", method: .get).body.json)
             #expect(next["data"]?.arrayValue?.count == ids.count - 2)
             let one = try await client.execute(uri: "/v1/models/claude-sonnet-4-5", method: .get)
             #expect(one.body.json?["id"] == "claude-sonnet-4-5-20250929")
@@ -140,24 +147,32 @@ struct ErrorRouteTests {
             var bad = ByteBuffer(string: #"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":""#)
             bad.writeBytes([0xFF, 0xFE])
             bad.writeString(#""}]}"#)
-            try expectEnvelope(try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: bad), status: 400, type: "invalid_request_error")
+            try expectEnvelope(
+                try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: bad), status: 400,
+                type: "invalid_request_error")
             let deep = String(repeating: #"{"a":"#, count: 50_000) + "1" + String(repeating: "}", count: 50_000)
-            try expectEnvelope(try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(deep)), status: 400, type: "invalid_request_error")
+            try expectEnvelope(
+                try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(deep)), status: 400,
+                type: "invalid_request_error")
         }
     }
 
     @Test func unknownModelIs404() async throws {
         try await withApp { client in
             let text = #"{"model":"claude-nope","max_tokens":5,"messages":[{"role":"user","content":"x"}]}"#
-            try expectEnvelope(try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(text)),
+            try expectEnvelope(
+                try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(text)),
                 status: 404, type: "not_found_error", message: "model: claude-nope")
         }
     }
 
     @Test func oversizedBodyIs413() async throws {
         try await withApp({ $0.maxBodyBytes = 1000 }) { client in
-            let text = #"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":""# + String(repeating: "x", count: 2000) + #""}]}"#
-            try expectEnvelope(try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(text)),
+            let text =
+                #"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":""# + String(repeating: "x", count: 2000)
+                + #""}]}"#
+            try expectEnvelope(
+                try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(text)),
                 status: 413, type: "request_too_large")
         }
     }

@@ -1,10 +1,14 @@
+import AsyncHTTPClient
+import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import MessagesAPI
 import NIOCore
+import NIOHTTP1
 import TapedeckServer
+import TapedeckTestSupport
 import Testing
 
 /// A configuration for tests: a free port, quiet logs.
@@ -18,9 +22,10 @@ func testConfiguration(_ edit: (inout TapedeckConfiguration) -> Void = { _ in })
 }
 
 /// Runs `test` against the app through Hummingbird's router test client (no socket).
-func withApp(_ edit: (inout TapedeckConfiguration) -> Void = { _ in },
-    _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws
-{
+func withApp(
+    _ edit: (inout TapedeckConfiguration) -> Void = { _ in },
+    _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
     let app = try await buildApplication(configuration: testConfiguration(edit), logger: testLogger)
     try await app.test(.router) { client in try await test(client) }
 }
@@ -49,9 +54,10 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json", .apiKey: "test"
 func body(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
 
 /// Checks the error envelope: status, `error.type`, message, and the request id in both header and body.
-func expectEnvelope(_ response: TestResponse, status: Int, type: String, message: String? = nil,
-    sourceLocation: SourceLocation = #_sourceLocation) throws
-{
+func expectEnvelope(
+    _ response: TestResponse, status: Int, type: String, message: String? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     #expect(response.status.code == status, sourceLocation: sourceLocation)
     let json = try #require(response.body.json, sourceLocation: sourceLocation)
     #expect(json["type"] == "error", sourceLocation: sourceLocation)
@@ -61,11 +67,6 @@ func expectEnvelope(_ response: TestResponse, status: Int, type: String, message
     #expect(Identifier.isWellFormed(requestID, prefix: "req_"), sourceLocation: sourceLocation)
     #expect(json["request_id"]?.stringValue == requestID, sourceLocation: sourceLocation)
 }
-
-import AsyncHTTPClient
-import Foundation
-import NIOHTTP1
-import TapedeckTestSupport
 
 /// Runs tapedeck on a free loopback port for the duration of `body`, which gets its base URL.
 func withTapedeck<T: Sendable>(_ configuration: TapedeckConfiguration, _ body: @Sendable (String) async throws -> T) async throws -> T {
@@ -85,7 +86,9 @@ struct Reply: Sendable {
 }
 
 /// Sends a request with the shared HTTP client and reads the whole answer.
-func send(_ base: String, _ path: String, method: HTTPMethod = .POST, body: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+func send(_ base: String, _ path: String, method: HTTPMethod = .POST, body: String? = nil, headers: [(String, String)] = []) async throws
+    -> Reply
+{
     var request = HTTPClientRequest(url: base + path)
     request.method = method
     for (name, value) in headers { request.headers.add(name: name, value: value) }

@@ -130,9 +130,10 @@ public struct StreamBuilder: Sendable {
         // message_delta repeats the counts that grew, as the API does; everything else stays in message_start.
         let usage = message.usage.object
         var deltaUsage = JSONObject()
-        for key in ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens",
-            "output_tokens_details", "server_tool_use"]
-        {
+        for key in [
+            "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens",
+            "output_tokens_details", "server_tool_use",
+        ] {
             if let value = usage[key] { deltaUsage[key] = value }
         }
         emit([

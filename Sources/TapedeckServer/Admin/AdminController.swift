@@ -51,29 +51,38 @@ struct AdminController: Sendable {
             let query = try Self.interactionQuery(request)
             let (rows, hasMore) = tape.isPresent ? try await tape.store().interactions(matching: query) : ([], false)
             let context = Self.inspectorContext(request)
-            return Self.html(try inspector.render(Inspector.page(
-                title: "Interactions", context: context, active: "Interactions",
-                content: Inspector.interactions(rows, hasMore: hasMore, query: query, context: context))))
+            return Self.html(
+                try inspector.render(
+                    Inspector.page(
+                        title: "Interactions", context: context, active: "Interactions",
+                        content: Inspector.interactions(rows, hasMore: hasMore, query: query, context: context))))
         }
         admin.on(.inspectorInteraction, .get) { request, context in
             let interaction = try await interaction(request, id: context.parameters.get("id"))
             let links = Self.inspectorContext(request)
-            return Self.html(try inspector.render(Inspector.page(
-                title: "Interaction \(interaction.id ?? 0)", context: links, active: "",
-                content: Inspector.interaction(interaction, context: links))))
+            return Self.html(
+                try inspector.render(
+                    Inspector.page(
+                        title: "Interaction \(interaction.id ?? 0)", context: links, active: "",
+                        content: Inspector.interaction(interaction, context: links))))
         }
         admin.on(.inspectorJournal, .get) { request, _ in
             _ = try Self.cassetteName(request)
             let context = Self.inspectorContext(request)
-            let entries = pipeline.journal.entries(cassette: context.cassette ?? Shelf.defaultName, limit: try Self.limit(request, default: 200))
-            return Self.html(try inspector.render(Inspector.page(
-                title: "Journal", context: context, active: "Journal", content: Inspector.journal(entries, context: context))))
+            let entries = pipeline.journal.entries(
+                cassette: context.cassette ?? Shelf.defaultName, limit: try Self.limit(request, default: 200))
+            return Self.html(
+                try inspector.render(
+                    Inspector.page(
+                        title: "Journal", context: context, active: "Journal", content: Inspector.journal(entries, context: context))))
         }
         admin.on(.inspectorMisses, .get) { request, _ in
             let context = Self.inspectorContext(request)
             let misses = try await missesJSON(request)
-            return Self.html(try inspector.render(Inspector.page(
-                title: "Misses", context: context, active: "Misses", content: Inspector.misses(misses, context: context))))
+            return Self.html(
+                try inspector.render(
+                    Inspector.page(
+                        title: "Misses", context: context, active: "Misses", content: Inspector.misses(misses, context: context))))
         }
     }
 
@@ -167,10 +176,13 @@ struct AdminController: Sendable {
             let explained = try await tape.explainMiss(
                 method: miss.method, path: miss.path, body: miss.body, ignoring: pipeline.configuration.ignoredPaths)
             object["closest_id"] = explained.closestID.map { .int(Int($0)) } ?? .null
-            object["diff"] = explained.path.map { path in
-                ["path": .string(path.description), "expected": explained.expected ?? .null, "got": explained.got ?? .null,
-                    "expected_present": .bool(explained.expected != nil), "got_present": .bool(explained.got != nil)]
-            } ?? .null
+            object["diff"] =
+                explained.path.map { path in
+                    [
+                        "path": .string(path.description), "expected": explained.expected ?? .null, "got": explained.got ?? .null,
+                        "expected_present": .bool(explained.expected != nil), "got_present": .bool(explained.got != nil),
+                    ]
+                } ?? .null
             object["explanation"] = .string(explained.description)
             object["request"] = miss.body ?? .null
             data.append(.object(object))
@@ -187,7 +199,8 @@ struct AdminController: Sendable {
     /// `?cassette=NAME`, else the `tapedeck-cassette` header; `nil` when neither is given. A name other than
     /// `default` must be a valid cassette name.
     static func cassetteName(_ request: Request) throws -> String? {
-        let name = query(request)["cassette"].flatMap { $0.isEmpty ? nil : $0 }
+        let name =
+            query(request)["cassette"].flatMap { $0.isEmpty ? nil : $0 }
             ?? request.headers[RequestReader.cassetteHeader].flatMap { $0.isEmpty ? nil : $0 }
         if let name, name != Shelf.defaultName { try Shelf.validate(name) }
         return name
@@ -213,7 +226,9 @@ struct AdminController: Sendable {
             plan.count = n
         }
         if let rate = body["rate"] {
-            guard let r = rate.doubleValue, (0...1).contains(r) else { throw APIError.invalidRequest("rate: Input should be between 0 and 1") }
+            guard let r = rate.doubleValue, (0...1).contains(r) else {
+                throw APIError.invalidRequest("rate: Input should be between 0 and 1")
+            }
             plan.rate = r
         }
         if let seed = body["seed"] {

@@ -256,7 +256,8 @@ enum Inspector {
             let json = try? JSONParser.parse(event.data)
             if event.name == "content_block_delta", let delta = json?["delta"] {
                 let kind = delta["type"]?.stringValue ?? "delta"
-                let text = delta["text"]?.stringValue ?? delta["thinking"]?.stringValue ?? delta["partial_json"]?.stringValue
+                let text =
+                    delta["text"]?.stringValue ?? delta["thinking"]?.stringValue ?? delta["partial_json"]?.stringValue
                     ?? delta["signature"].map { _ in "(signature)" } ?? ""
                 let index = json?["index"].map { JSONWriter.string($0) } ?? "?"
                 if let run = folded, run.index == index, run.name == kind {

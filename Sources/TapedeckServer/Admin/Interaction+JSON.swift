@@ -39,13 +39,14 @@ extension Interaction {
             "status": .int(status), "headers": headers(responseHeaders),
             "body": isStream ? .null : (isFixture ? (message ?? .null) : body(responseBody)),
         ]
-        object["events"] = .array(events.map { event in
-            [
-                "t": .int(event.offsetMilliseconds),
-                "name": .string(event.name),
-                "data": (try? JSONParser.parse(event.data)) ?? .string(event.data),
-            ]
-        })
+        object["events"] = .array(
+            events.map { event in
+                [
+                    "t": .int(event.offsetMilliseconds),
+                    "name": .string(event.name),
+                    "data": (try? JSONParser.parse(event.data)) ?? .string(event.data),
+                ]
+            })
         object["message"] = message ?? .null
         return .object(object)
     }

@@ -33,10 +33,14 @@ struct CatalogSource: AnswerSource {
         }
         var models = catalog.models
         if let after = query["after_id"] {
-            guard let i = models.firstIndex(where: { $0.id == after }) else { throw .invalidRequest("after_id: unknown model id '\(after)'") }
+            guard let i = models.firstIndex(where: { $0.id == after }) else {
+                throw .invalidRequest("after_id: unknown model id '\(after)'")
+            }
             models = Array(models[(i + 1)...])
         } else if let before = query["before_id"] {
-            guard let i = models.firstIndex(where: { $0.id == before }) else { throw .invalidRequest("before_id: unknown model id '\(before)'") }
+            guard let i = models.firstIndex(where: { $0.id == before }) else {
+                throw .invalidRequest("before_id: unknown model id '\(before)'")
+            }
             models = Array(models[max(0, i - limit)..<i])
         }
         let page = Array(models.prefix(limit))

@@ -138,7 +138,8 @@ final class RecordSource: AnswerSource {
                     } catch {
                         // The upstream broke off: pass on what came, record nothing, and end the connection the
                         // same abrupt way so the client sees what really happened.
-                        logger.warning("Upstream stream broke off; nothing recorded", metadata: ["error": "\(error)", "upstream": "\(upstream)"])
+                        logger.warning(
+                            "Upstream stream broke off; nothing recorded", metadata: ["error": "\(error)", "upstream": "\(upstream)"])
                         if let rest = recorder.unsent() { try await writer.write(rest) }
                         throw error
                     }
@@ -158,8 +159,10 @@ final class RecordSource: AnswerSource {
                 }
                 var interaction = template
                 (interaction.responseBody, interaction.events) = self.redacted(raw: raw, events: events)
-                interaction.message = MessageAssembler.assemble(
-                    interaction.events.map { SSEEvent(name: $0.name, data: $0.data) }).assembled
+                interaction.message =
+                    MessageAssembler.assemble(
+                        interaction.events.map { SSEEvent(name: $0.name, data: $0.data) }
+                    ).assembled
                 // The rule replay applies, applied to what would be stored (redaction included): half an answer,
                 // or bytes that are not the API's SSE, must not replay as a whole one.
                 if let problem = interaction.damage {
@@ -240,7 +243,6 @@ final class RecordSource: AnswerSource {
                 headers: [("x-should-retry", "false")])
         }
     }
-
 
     static func milliseconds(since start: ContinuousClock.Instant) -> Int {
         let elapsed = ContinuousClock.now - start

@@ -37,8 +37,9 @@ final class ReplaySource: AnswerSource {
     /// style the request asked for; `nil` when the cassette holds none.
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         // Exact fingerprints win; hand-written loose fixtures answer only what nothing exact does.
-        guard let recording = try await tape.recording(for: request.fingerprint, occurrence: request.occurrence)
-            ?? tape.looseRecording(for: request.body)
+        guard
+            let recording = try await tape.recording(for: request.fingerprint, occurrence: request.occurrence)
+                ?? tape.looseRecording(for: request.body)
         else { return nil }
         return answer(recording, to: request, cassette: tape.path)
     }
@@ -46,8 +47,10 @@ final class ReplaySource: AnswerSource {
     /// The answer for a recording. One in the style it was recorded in is built on first use and then reused;
     /// paced streams are excluded: their bodies wait between events and are built per request.
     func answer(_ interaction: Interaction, to request: IncomingRequest, cassette: String) -> Answer {
-        let sameStyle = !interaction.isFixture && (interaction.isStream == request.wantsStream
-            || !interaction.path.hasSuffix("/messages") || interaction.status != 200 && !interaction.isStream)
+        let sameStyle =
+            !interaction.isFixture
+            && (interaction.isStream == request.wantsStream
+                || !interaction.path.hasSuffix("/messages") || interaction.status != 200 && !interaction.isStream)
         guard sameStyle, !(interaction.isStream && pace == .recorded), let id = interaction.id else {
             return answer(interaction, to: request)
         }
@@ -63,10 +66,12 @@ final class ReplaySource: AnswerSource {
         let fingerprint = request.fingerprint
         if interaction.isFixture, let partial = interaction.message {
             let message = complete(partial, for: request)
-            let headers = HeaderPolicy.portable(interaction.responseHeaders.map { ($0.name, $0.value) })
+            let headers =
+                HeaderPolicy.portable(interaction.responseHeaders.map { ($0.name, $0.value) })
                 + [("request-id", Identifier.requestID(seed: fingerprint.bytes))]
             if wantsStream {
-                return Answer(headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
+                return Answer(
+                    headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
             }
             return Answer(headers: headers, body: .json(JSONWriter.bytes(message.json)), source: .recorded)
         }
@@ -93,7 +98,8 @@ final class ReplaySource: AnswerSource {
         }
 
         if interaction.isStream {
-            let pacing = pace == .recorded
+            let pacing =
+                pace == .recorded
                 ? Answer.Pacing(events: interaction.events.map { ($0.byteEnd, $0.offsetMilliseconds) }, speed: speed)
                 : nil
             return Answer(

@@ -129,7 +129,8 @@ final class Shelf: Sendable {
         }
         guard !name.isEmpty, name.utf8.count <= 200, allowed, !name.hasPrefix("."), name != defaultName else {
             throw APIError.invalidRequest(
-                "tapedeck-cassette: '\(name)' is not a cassette name: use letters, digits, '.', '_' and '-' (not starting with '.', at most 200, not \"default\"), and no path.")
+                "tapedeck-cassette: '\(name)' is not a cassette name: use letters, digits, '.', '_' and '-' (not starting with '.', at most 200, not \"default\"), and no path."
+            )
         }
     }
 }

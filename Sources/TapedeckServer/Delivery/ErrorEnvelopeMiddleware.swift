@@ -1,5 +1,5 @@
-public import Hummingbird
 import Cassette
+public import Hummingbird
 import Logging
 import MessagesAPI
 
@@ -42,12 +42,15 @@ extension APIError {
             self = .api("Tapedeck is shutting down.")
         case let error as HTTPError:
             // Hummingbird's own refusals (no such route, a method a route lacks), said as the API says them.
-            self = switch error.status.code {
-            case 404: .notFound("Not Found")
-            case 405: .methodNotAllowed(method, path: path)
-            case 400..<500: APIError(status: error.status.code, type: .init(status: error.status.code), message: error.body ?? error.status.reasonPhrase)
-            default: .api(error.body ?? "Internal server error", status: error.status.code)
-            }
+            self =
+                switch error.status.code {
+                case 404: .notFound("Not Found")
+                case 405: .methodNotAllowed(method, path: path)
+                case 400..<500:
+                    APIError(
+                        status: error.status.code, type: .init(status: error.status.code), message: error.body ?? error.status.reasonPhrase)
+                default: .api(error.body ?? "Internal server error", status: error.status.code)
+                }
         default:
             logger.error("Unhandled error", metadata: ["error": "\(error)"])
             self = .api("Internal server error")

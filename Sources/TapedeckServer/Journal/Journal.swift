@@ -21,7 +21,8 @@ struct JournalEntry: Sendable {
     var json: JSONValue {
         [
             "seq": .int(seq),
-            "time": .string(time.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))),
+            "time": .string(
+                time.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))),
             "method": .string(method),
             "path": .string(path),
             "cassette": .string(cassette),

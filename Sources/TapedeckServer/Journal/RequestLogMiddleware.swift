@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 
 /// For every request: one log line (method, path, status, where the answer came from, milliseconds) and, for API
 /// requests, a journal entry with what the routes traced.

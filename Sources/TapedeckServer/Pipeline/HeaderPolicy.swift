@@ -26,8 +26,10 @@ enum HeaderPolicy {
 
     /// Response headers worth keeping (`name` lowercased): what SDKs read, and what replays must reproduce.
     static func isStored(responseHeader name: String) -> Bool {
-        ["request-id", "retry-after", "retry-after-ms", "x-should-retry", "content-type", "cache-control",
-            "anthropic-organization-id", "anthropic-workspace-id"].contains(name)
+        [
+            "request-id", "retry-after", "retry-after-ms", "x-should-retry", "content-type", "cache-control",
+            "anthropic-organization-id", "anthropic-workspace-id",
+        ].contains(name)
             || name.hasPrefix("anthropic-ratelimit-")
     }
 

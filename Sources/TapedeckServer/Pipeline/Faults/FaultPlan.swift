@@ -67,7 +67,8 @@ final class FaultSchedule: Sendable {
             guard let rate = plan.rate else { return plan.faults }
             let attempt = state.attempts[fingerprint.hex, default: 0]
             state.attempts[fingerprint.hex] = attempt + 1
-            var generator = SeededGenerator(seed: fingerprint.seed ^ (plan.seed &* 0x9E37_79B9_7F4A_7C15) ^ (attempt &* 0xBF58_476D_1CE4_E5B9))
+            var generator = SeededGenerator(
+                seed: fingerprint.seed ^ (plan.seed &* 0x9E37_79B9_7F4A_7C15) ^ (attempt &* 0xBF58_476D_1CE4_E5B9))
             let draw = Double(generator.next() >> 11) / Double(1 << 53)
             return draw < rate ? plan.faults : nil
         }

@@ -47,7 +47,10 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
         ("api_error", 500, "api_error", "Internal server error"),
         ("timeout", 504, "timeout_error", "Request timed out"),
         ("auth", 401, "authentication_error", "invalid x-api-key"),
-        ("billing", 402, "billing_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."),
+        (
+            "billing", 402, "billing_error",
+            "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."
+        ),
         ("permission", 403, "permission_error", "Your API key does not have permission to use the specified resource."),
         ("not_found", 404, "not_found_error", "Not found"),
         ("too_large", 413, "request_too_large", "Request exceeds the maximum allowed number of bytes."),
@@ -110,7 +113,8 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
             guard breakOff == nil else { throw Self.problem("only one of midstream_error and disconnect per request") }
             if kind == "midstream_error" {
                 let type = values.take("type") ?? "overloaded_error"
-                let message = values.take("message")?.removingPercentEncoding
+                let message =
+                    values.take("message")?.removingPercentEncoding
                     ?? Self.errorKinds.first { $0.type == type }?.message ?? "Overloaded"
                 breakOff = .midstreamError(after: try values.count("after") ?? 0, type: type, message: message)
             } else {
