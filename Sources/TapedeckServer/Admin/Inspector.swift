@@ -196,17 +196,16 @@ enum Inspector {
     }
 
     static func message(_ message: JSONValue) -> MessageView {
-        let blocks = (message["content"]?.arrayValue ?? []).map { block in
-            let type = block["type"]?.stringValue ?? "?"
-            let text: String
-            switch type {
-            case "text": text = block["text"]?.stringValue ?? ""
-            case "thinking": text = block["thinking"]?.stringValue ?? ""
-            case "tool_use": text = "\(block["name"]?.stringValue ?? "")(\(pretty(block["input"])))"
-            case "redacted_thinking": text = "(redacted)"
-            default: text = pretty(block)
-            }
-            return MessageView.Block(type: type, text: text)
+        let blocks = (message["content"]?.arrayValue ?? []).compactMap(ContentBlock.init(json:)).map { block in
+            let text =
+                switch block {
+                case .text(let text): text.text
+                case .thinking(let thinking): thinking.thinking
+                case .toolUse(let tool): "\(tool.name)(\(pretty(tool.input)))"
+                case .redactedThinking: "(redacted)"
+                default: pretty(block.json)
+                }
+            return MessageView.Block(type: block.type.isEmpty ? "?" : block.type, text: text)
         }
         var usage = ""
         if let tokens = message["usage"] {

@@ -60,10 +60,10 @@ extension Interaction {
         {
             return "error: " + text
         }
-        return (answer?["content"]?.arrayValue ?? []).compactMap { block -> String? in
-            switch block["type"]?.stringValue {
-            case "text": block["text"]?.stringValue
-            case "tool_use": "[tool_use \(block["name"]?.stringValue ?? "")]"
+        return answerBlocks.compactMap { block -> String? in
+            switch block {
+            case .text(let text): text.text
+            case .toolUse(let tool): "[tool_use \(tool.name)]"
             default: nil
             }
         }.joined(separator: " ")
@@ -72,14 +72,15 @@ extension Interaction {
     /// The content block types of the answer (`thinking`, `text`, `tool_use`, ...), in order, each once.
     var blockKinds: [String] {
         var kinds: [String] = []
-        for block in answerJSON?["content"]?.arrayValue ?? [] {
-            if let kind = block["type"]?.stringValue, !kinds.contains(kind) { kinds.append(kind) }
-        }
+        for block in answerBlocks where !kinds.contains(block.type) { kinds.append(block.type) }
         return kinds
     }
 
     /// The Message (assembled for streams), or the JSON body a plain answer had.
     var answerJSON: JSONValue? { message ?? (isStream ? nil : try? JSONParser.parse(responseBody)) }
+
+    /// The answer's content blocks, typed: also those of a hand-written fixture, which may be a partial Message.
+    var answerBlocks: [ContentBlock] { (answerJSON?["content"]?.arrayValue ?? []).compactMap(ContentBlock.init(json:)) }
 
     static func preview(_ text: String) -> String {
         let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
