@@ -239,8 +239,8 @@ public enum InteractionCodec {
             guard let type = error["type"]?.stringValue else { throw fail("response.error.type: missing") }
             if response["status"] == nil { status = APIError.Code(type).status }
             let text = error["message"]?.stringValue ?? type
-            responseBody = JSONWriter.bytes(
-                APIError(status: status, type: .init(type), message: text).body(requestID: Identifier.requestID(seed: Array(text.utf8))))
+            let imported = APIError(status: status, type: .init(type), message: text)
+            responseBody = JSONWriter.bytes(imported.body(requestID: imported.requestID))
             if let retry = response["retry_after"] { headers.append(HeaderPair("retry-after", retry.stringValue ?? retry.description)) }
         } else {
             throw fail("response: needs one of body, body_raw, stream, message or error")

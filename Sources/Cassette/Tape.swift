@@ -12,12 +12,6 @@ public final class Tape: Sendable {
     public let counters: OccurrenceCounters
     private let openStore: @Sendable () throws -> CassetteStore
     private let state: Mutex<State>
-    /// Interactions read or recorded lately, so a hot recording is not read again per request; bounded, since a
-    /// cassette may hold gigabytes.
-    private let cache = BoundedCache<Int64, Interaction>(budget: Tape.cacheBudget)
-
-    /// Bytes of interactions one tape keeps in memory.
-    public static let cacheBudget = 16 * 1024 * 1024
 
     struct State {
         var store: CassetteStore?
@@ -72,6 +66,13 @@ public final class Tape: Sendable {
 
     /// The recording that answers occurrence `occurrence` of `fingerprint`, if any.
     public func recording(for fingerprint: Fingerprint, occurrence: Int) async throws -> Interaction? {
+        guard let id = try await recordingID(for: fingerprint, occurrence: occurrence) else { return nil }
+        return try await recording(id: id)
+    }
+
+    /// The row id of the recording that answers occurrence `occurrence` of `fingerprint`, from the index alone:
+    /// a server that keeps prepared answers by id reads no row for a hit.
+    public func recordingID(for fingerprint: Fingerprint, occurrence: Int) async throws -> Int64? {
         let key = fingerprint.hex
         let (known, store) = state.withLock { ($0.index[key], $0.store) }
         var entries = known
@@ -81,21 +82,23 @@ public final class Tape: Sendable {
             state.withLock { $0.index[key] = loaded }
             entries = loaded
         }
-        guard let entries, !entries.isEmpty else { return nil }
+        guard let entries, let first = entries.first else { return nil }
         // Entries are sorted by occurrence: take occurrence k, or the last one below it (past the end, the last
         // repeats); a request earlier than every recording gets the first.
-        let chosen = entries.last { $0.occurrence <= occurrence } ?? entries[0]
-        if let cached = cache.value(for: chosen.id) { return cached }
+        return (entries.last { $0.occurrence <= occurrence } ?? first).id
+    }
+
+    /// The recording stored as `id`, refused (as `DamagedRecording`) when it could not be replayed faithfully.
+    public func recording(id: Int64) async throws -> Interaction? {
         let interaction: Interaction?
         do {
-            interaction = try await store?.interaction(id: chosen.id)
+            interaction = try await state.withLock({ $0.store })?.interaction(id: id)
         } catch var damaged as DamagedRecording {
             damaged.cassette = path
             throw damaged
         }
         guard let interaction else { return nil }
-        if let damage = interaction.damage { throw DamagedRecording(id: chosen.id, reason: damage, cassette: path) }
-        cache.set(interaction, for: chosen.id, cost: interaction.size)
+        if let damage = interaction.damage { throw DamagedRecording(id: id, reason: damage, cassette: path) }
         return interaction
     }
 
@@ -119,9 +122,6 @@ public final class Tape: Sendable {
                 state.index[interaction.fingerprint] = entries
             }
         }
-        var stored = interaction
-        stored.id = id
-        cache.set(stored, for: id, cost: stored.size)
         return id
     }
 

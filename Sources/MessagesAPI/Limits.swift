@@ -18,6 +18,10 @@ public enum Limits {
     public static let preparedAnswerBytes = 64 * 1024 * 1024
     /// Largest request body a miss record keeps for `GET /_tapedeck/misses`; a larger one is noted without it.
     public static let missBodyBytes = 1 << 20
+    /// Longest per-test cassette name (a file name, so well below any file system's limit).
+    public static let cassetteNameBytes = 200
+    /// Per-test cassettes open at once by default (`--max-open-cassettes`).
+    public static let defaultOpenCassettes = 64
     /// Most rows an admin listing returns at once (`?limit=`).
     public static let adminPageRows = 10_000
 }

@@ -44,7 +44,7 @@ public struct ServeOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("redact"), help: "A regular expression replaced in stored bodies and queries (repeatable).")
     public var redactPatterns: [String] = []
 
-    @Option(name: .customLong("max-body"), help: "Largest request body in bytes (default: 33554432).")
+    @Option(name: .customLong("max-body"), help: "Largest request body in bytes (default: \(Limits.defaultRequestBodyBytes)).")
     public var maxBody: Int?
 
     @Option(name: .customLong("idle-timeout"), help: "Seconds before a silent connection is closed (default: 60).")
@@ -85,7 +85,7 @@ public struct ServeOptions: ParsableArguments, Sendable {
 
     @Option(
         name: .customLong("max-recording-bytes"),
-        help: "Largest answer recorded; a longer one is passed through, not saved (default: 67108864).")
+        help: "Largest answer recorded; a longer one is passed through, not saved (default: \(Limits.defaultRecordingBytes)).")
     public var maxRecordingBytes: Int?
 
     @Option(

@@ -27,8 +27,8 @@ struct AnswerSourceTests {
     static let helloStream = #"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}"#
 
     static func json(_ answer: Answer) throws -> JSONValue {
-        guard case .json(let bytes) = answer.body else { throw Unexpected(answer: "\(answer.body)") }
-        return try JSONParser.parse(bytes)
+        guard case .json(let buffer) = answer.body else { throw Unexpected(answer: "\(answer.body)") }
+        return try JSONParser.parse(Array(buffer.readableBytesView))
     }
 
     struct Unexpected: Error { var answer: String }
@@ -150,11 +150,11 @@ struct AnswerSourceTests {
             let source = ReplaySource(pace: .instant, speed: 1, catalog: .standard)
             let answer = try #require(try await source.answer(request, tape: tape))
             #expect(answer.source == .recorded)
-            guard case .json(let bytes) = answer.body else {
+            guard case .json(let buffer) = answer.body else {
                 Issue.record("not JSON")
                 return
             }
-            #expect(bytes == first.responseBody, "recorded bytes pass through untouched")
+            #expect(Array(buffer.readableBytesView) == first.responseBody, "recorded bytes pass through untouched")
             #expect(answer.header("request-id") == "req_01Recorded")
             request.occurrence = 2
             let second = try Self.json(try #require(try await source.answer(request, tape: tape)))
@@ -203,6 +203,35 @@ struct AnswerSourceTests {
             let saved = try #require(try await tape.recording(for: request.fingerprint, occurrence: 1))
             #expect(saved.status == 200)
             #expect(!saved.requestHeaders.contains { $0.name == "x-api-key" }, "keys never touch the disk")
+        }
+    }
+
+    /// Collects a relayed body, as the client's connection would receive it.
+    struct Collected: AnswerWriter {
+        var bytes: [UInt8] = []
+        mutating func write(_ buffer: ByteBuffer) async throws { bytes += buffer.readableBytesView }
+    }
+
+    @Test func recordRelaysAStreamByteForByteAndSavesItWhole() async throws {
+        try await withTemporaryDirectory { directory in
+            let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            defer { _ = client.shutdown() }
+            let request = try Self.request(scenario: "thinking", stream: true)
+            let relayed = try await FakeUpstream.withRunning { _, upstream in
+                let source = RecordSource(
+                    client: client, upstream: upstream, redactor: try Redactor(), upstreamKey: nil,
+                    maxRecordingBytes: 1 << 20, logger: Logger(label: "test"))
+                let answer = try #require(try await source.answer(request, tape: tape))
+                guard case .relayed(let relay) = answer.body else { throw Unexpected(answer: "\(answer.body)") }
+                var sink: any AnswerWriter = Collected()
+                try await relay(&sink)
+                return (sink as? Collected)?.bytes ?? []
+            }
+            #expect(relayed == Array(ExampleStreams.thinking.utf8), "the upstream's bytes, padding included")
+            let saved = try #require(try await tape.recording(for: request.fingerprint, occurrence: 1))
+            #expect(saved.isStream)
+            #expect(saved.responseBody == relayed, "saved as the client got it")
         }
     }
 

@@ -1,17 +1,30 @@
+import AsyncHTTPClient
+import Cassette
+import Logging
+import MessagesAPI
+import TapedeckTestSupport
 import Testing
 
 @testable import TapedeckServer
 
-/// The policy table: mode × recorded × on-miss × fault → which source answers. Written out row by row from the
-/// README's description of the modes, not computed, so a change to `Policy` that changes behaviour fails here.
+/// The policy table: mode × recorded × on-miss × fault → who answers. Written out row by row from the README's
+/// description of the modes, not computed, and checked by running the real pipeline with real sources (a cassette
+/// on disk, a fake upstream on loopback) for every row.
 @Suite("Answering policy")
 struct PolicyTests {
+    /// Who answered.
+    enum Outcome: Equatable, Sendable {
+        case source(SourceKind)
+        case missError
+        case fault
+    }
+
     struct Row: CustomTestStringConvertible, Sendable {
         var mode: Policy.Mode
         var recorded: Bool
         var onMiss: Policy.OnMiss
         var fallback: SourceKind
-        var expected: Policy.Outcome
+        var expected: Outcome
 
         var testDescription: String {
             "\(mode) recorded=\(recorded) on-miss=\(onMiss) fallback=\(fallback) → \(expected)"
@@ -47,20 +60,60 @@ struct PolicyTests {
     ]
 
     @Test(arguments: synthesisRows + catalogRows)
-    func whoAnswers(_ row: Row) {
-        let outcome = Policy.outcome(
-            mode: row.mode, recorded: row.recorded, onMiss: row.onMiss, fault: .none, fallback: row.fallback,
-            canRecord: row.mode != .replay)
-        #expect(outcome == row.expected)
+    func whoAnswers(_ row: Row) async throws {
+        #expect(try await Self.run(row, fault: nil) == row.expected)
     }
 
     /// A fault that answers instead wins over every mode, recorded or not.
     @Test(arguments: synthesisRows + catalogRows)
-    func answeringFaultsComeFirst(_ row: Row) {
-        let outcome = Policy.outcome(
-            mode: row.mode, recorded: row.recorded, onMiss: row.onMiss, fault: .answersInstead, fallback: row.fallback,
-            canRecord: row.mode != .replay)
-        #expect(outcome == .fault)
+    func answeringFaultsComeFirst(_ row: Row) async throws {
+        #expect(try await Self.run(row, fault: "overloaded") == .fault)
+    }
+
+    /// Runs `row` through a pipeline: its mode and on-miss, a cassette holding a recording for the request or
+    /// not, an upstream for record and auto, and the row's fallback.
+    static func run(_ row: Row, fault: String?) async throws -> Outcome {
+        try await withTemporaryDirectory { directory in
+            try await FakeUpstream.withRunning { _, upstream in
+                var configuration = TapedeckConfiguration()
+                configuration.mode = row.mode
+                configuration.onMiss = row.onMiss
+                configuration.cassettePath = directory.file("default.sqlite")
+                let tape = try await Tape(path: configuration.cassettePath, create: true)
+                let client = HTTPClient(eventLoopGroupProvider: .singleton)
+                defer { _ = client.shutdown() }
+                let record =
+                    row.mode == .replay
+                    ? nil
+                    : RecordSource(
+                        client: client, upstream: upstream, redactor: try Redactor(), upstreamKey: nil,
+                        maxRecordingBytes: 1 << 20, logger: Logger(label: "test"))
+                let pipeline = Pipeline(
+                    configuration: configuration, shelf: Shelf(defaultTape: tape, directory: directory.path, create: true),
+                    record: record)
+                var request =
+                    row.fallback == .catalog
+                    ? try AnswerSourceTests.request("", path: "/v1/models", method: "GET")
+                    : try AnswerSourceTests.request(AnswerSourceTests.hello)
+                if row.recorded { try await tape.record(AnswerSourceTests.recorded(for: request, text: "recorded")) }
+                request.faults = try fault.map { text throws(APIError) in try Faults(parsing: text) }
+                let fallback: any AnswerSource =
+                    row.fallback == .catalog
+                    ? CatalogSource(lookup: .list, catalog: .standard) : SynthesisSource(.messages, catalog: .standard)
+                do {
+                    let answer = try await pipeline.answer(request, fallback: fallback)
+                    switch answer.source {
+                    case .recorded: return .source(.replay)
+                    case .proxied: return .source(.record)
+                    case .synthesized: return .source(row.fallback)
+                    }
+                } catch let error as APIError where error.status == 404 {
+                    return .missError
+                } catch let error as APIError where error.headers.contains(where: { $0.0 == HeaderPolicy.faultHeader }) {
+                    return .fault
+                }
+            }
+        }
     }
 
     @Test func replayNeverPlansTheUpstream() {

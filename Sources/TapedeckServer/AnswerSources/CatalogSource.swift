@@ -1,5 +1,6 @@
 import Cassette
 import MessagesAPI
+import NIOCore
 
 /// `GET /v1/models` (paginated like the API, `has_more` always present) and `GET /v1/models/{id}` from the
 /// model catalog, when nothing recorded answers them.
@@ -59,6 +60,8 @@ struct CatalogSource: AnswerSource {
     }
 
     static func answer(_ json: JSONValue, label: String) -> Answer {
-        Answer(headers: HeaderPolicy.made(seed: Array(label.utf8)), body: .json(JSONWriter.bytes(json)), source: .synthesized)
+        Answer(
+            headers: HeaderPolicy.made(seed: Array(label.utf8)), body: .json(ByteBuffer(bytes: JSONWriter.bytes(json))),
+            source: .synthesized)
     }
 }

@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Cassette
 import Foundation
 import HTTPTypes
-import Hummingbird
 import Logging
 import MessagesAPI
 import NIOCore
@@ -60,7 +59,7 @@ final class RecordSource: AnswerSource {
         do {
             let (client, logger, request) = (client, logger, request)
             response = try await forwarded.client.cancellingOnClose {
-                try await client.execute(request, timeout: .hours(24), logger: logger)
+                try await client.execute(request, timeout: .clamped(seconds: Limits.longestWaitSeconds), logger: logger)
             }
         } catch let stop as ClientConnection.Closed {
             throw stop
@@ -79,7 +78,7 @@ final class RecordSource: AnswerSource {
             clientHeaders.append((header.name, header.value))
             if HeaderPolicy.isStored(responseHeader: lower) { storedHeaders.append(HeaderPair(lower, header.value)) }
         }
-        func relayed(_ body: ResponseBody) -> Answer {
+        func relayed(_ body: @escaping Answer.Relay) -> Answer {
             Answer(status: status, headers: clientHeaders, body: .relayed(body), source: .proxied)
         }
         let isStream = response.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
@@ -117,7 +116,7 @@ final class RecordSource: AnswerSource {
             var interaction = template
             interaction.responseBody = redactor.redact(bytes: Array(body.readableBytesView))
             try await save(interaction, to: tape)
-            return Answer(status: status, headers: clientHeaders, body: .json(Array(body.readableBytesView)), source: .proxied)
+            return Answer(status: status, headers: clientHeaders, body: .json(body), source: .proxied)
         }
 
         let logger = self.logger
@@ -125,7 +124,7 @@ final class RecordSource: AnswerSource {
         let limit = maxRecordingBytes
         let clientClosed = forwarded.client
         return relayed(
-            ResponseBody { writer in
+            { writer in
                 var recorder = StreamRecorder(limit: limit)
                 var iterator = response.body.makeAsyncIterator()
                 while true {
@@ -154,7 +153,6 @@ final class RecordSource: AnswerSource {
                 }
                 guard let (raw, events) = recorder.finish(at: Self.milliseconds(since: start)) else {
                     if let rest = recorder.unsent() { try await writer.write(rest) }
-                    try await writer.finish(nil)
                     return
                 }
                 var interaction = template
@@ -168,7 +166,6 @@ final class RecordSource: AnswerSource {
                 if let problem = interaction.damage {
                     logger.warning("Not recorded: \(problem)", metadata: ["upstream": "\(upstream)"])
                     if let rest = recorder.unsent() { try await writer.write(rest) }
-                    try await writer.finish(nil)
                     return
                 }
                 do {
@@ -179,7 +176,6 @@ final class RecordSource: AnswerSource {
                     if let held = recorder.unsentBeforeTerminal() { try await writer.write(held) }
                     try await writer.write(ByteBuffer(bytes: error.streamEvent.bytes))
                 }
-                try await writer.finish(nil)
             }
         )
     }
@@ -200,13 +196,12 @@ final class RecordSource: AnswerSource {
     /// A body that sends `buffered`, then the rest of the upstream's body as it comes; nothing is kept.
     static func passThrough(
         _ iterator: HTTPClientResponse.Body.AsyncIterator, after buffered: ByteBuffer, unlessClosed client: ClientConnection
-    ) -> ResponseBody {
+    ) -> Answer.Relay {
         nonisolated(unsafe) let iterator = iterator
-        return ResponseBody { writer in
+        return { writer in
             var iterator = iterator
             if buffered.readableBytes > 0 { try await writer.write(buffered) }
             while let chunk = try await next(&iterator, unlessClosed: client) { try await writer.write(chunk) }
-            try await writer.finish(nil)
         }
     }
 

@@ -1,5 +1,6 @@
 import Cassette
 import MessagesAPI
+import NIOCore
 import Synthesis
 
 /// Answers a request from a recording, in the style the request asked for; passes when nothing recorded matches.
@@ -12,19 +13,21 @@ final class ReplaySource: AnswerSource {
     let pace: TapedeckConfiguration.Pace
     let speed: Double
     let catalog: ModelCatalog
-    /// Same-style answers built once per recording: a replayed hit is then just a lookup. Keyed by cassette too:
-    /// row ids repeat across per-test cassettes.
-    /// Bounded by bytes, across cassettes: a closed cassette's answers age out like any other.
+    /// Answers built once per recording and asked-for style: a replayed hit is then an index lookup and this,
+    /// with no row read. The only cache of replayed data; bounded by the answers' bytes, across cassettes (a
+    /// closed cassette's answers age out like any other).
     private let prepared = BoundedCache<PreparedKey, Answer>(budget: ReplaySource.preparedBudget)
 
     /// Bytes of prepared answers kept.
     static let preparedBudget = Limits.preparedAnswerBytes
 
     struct PreparedKey: Hashable {
-        /// The cassette's path: a closed and reopened cassette is a new `Tape` object, and a freed object's
-        /// identity may be reused by another cassette's.
+        /// The cassette's path, since row ids repeat across per-test cassettes, and a closed and reopened cassette
+        /// is a new `Tape` object.
         var cassette: String
         var id: Int64
+        /// The same recording is answered one way as JSON and another as a stream.
+        var wantsStream: Bool
     }
 
     init(pace: TapedeckConfiguration.Pace, speed: Double, catalog: ModelCatalog) {
@@ -37,28 +40,18 @@ final class ReplaySource: AnswerSource {
     /// style the request asked for; `nil` when the cassette holds none.
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         // Exact fingerprints win; hand-written loose fixtures answer only what nothing exact does.
-        guard
-            let recording = try await tape.recording(for: request.fingerprint, occurrence: request.occurrence)
-                ?? tape.looseRecording(for: request.body)
-        else { return nil }
-        return answer(recording, to: request, cassette: tape.path)
-    }
-
-    /// The answer for a recording. One in the style it was recorded in is built on first use and then reused;
-    /// paced streams are excluded: their bodies wait between events and are built per request.
-    func answer(_ interaction: Interaction, to request: IncomingRequest, cassette: String) -> Answer {
-        let sameStyle =
-            !interaction.isFixture
-            && (interaction.isStream == request.wantsStream
-                || !interaction.path.hasSuffix("/messages") || interaction.status != 200 && !interaction.isStream)
-        guard sameStyle, !(interaction.isStream && pace == .recorded), let id = interaction.id else {
-            return answer(interaction, to: request)
+        if let id = try await tape.recordingID(for: request.fingerprint, occurrence: request.occurrence) {
+            let key = PreparedKey(cassette: tape.path, id: id, wantsStream: request.wantsStream)
+            if let answer = prepared.value(for: key) { return answer }
+            guard let recording = try await tape.recording(id: id) else { return nil }
+            // Everything an exact recording's answer depends on is in the key: the recording, the style, and the
+            // fingerprint (the recording's own), which seeds a rebuilt stream.
+            let answer = answer(recording, to: request)
+            prepared.set(answer, for: key, cost: answer.size)
+            return answer
         }
-        let key = PreparedKey(cassette: cassette, id: id)
-        if let answer = prepared.value(for: key) { return answer }
-        let answer = answer(interaction, to: request)
-        prepared.set(answer, for: key, cost: interaction.size)
-        return answer
+        // A fixture's answer is completed for each request (its id, model and usage follow the request).
+        return tape.looseRecording(for: request.body).map { answer($0, to: request) }
     }
 
     func answer(_ interaction: Interaction, to request: IncomingRequest) -> Answer {
@@ -73,7 +66,7 @@ final class ReplaySource: AnswerSource {
                 return Answer(
                     headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
             }
-            return Answer(headers: headers, body: .json(JSONWriter.bytes(message.json)), source: .recorded)
+            return Answer(headers: headers, body: .json(ByteBuffer(bytes: JSONWriter.bytes(message.json))), source: .recorded)
         }
         let headers = interaction.responseHeaders.map { ($0.name, $0.value) }
         var portable: [(String, String)] { HeaderPolicy.portable(headers) }
@@ -83,10 +76,12 @@ final class ReplaySource: AnswerSource {
                 interaction.events.map { SSEEvent(name: $0.name, data: $0.data) })
             if !assembler.isComplete, let error = assembler.error {
                 let status = APIError.Code(error["error"]?["type"]?.stringValue ?? "api_error").status
-                return Answer(status: status, headers: portable, body: .json(JSONWriter.bytes(error)), source: .recorded)
+                return Answer(status: status, headers: portable, body: .json(ByteBuffer(bytes: JSONWriter.bytes(error))), source: .recorded)
             }
             if let message = interaction.message ?? assembler.assembled {
-                return Answer(status: interaction.status, headers: portable, body: .json(JSONWriter.bytes(message)), source: .recorded)
+                return Answer(
+                    status: interaction.status, headers: portable, body: .json(ByteBuffer(bytes: JSONWriter.bytes(message))),
+                    source: .recorded)
             }
         }
 
@@ -106,7 +101,8 @@ final class ReplaySource: AnswerSource {
                 status: interaction.status, headers: headers,
                 body: .recordedStream(bytes: interaction.responseBody, pacing: pacing), source: .recorded)
         }
-        return Answer(status: interaction.status, headers: headers, body: .json(interaction.responseBody), source: .recorded)
+        return Answer(
+            status: interaction.status, headers: headers, body: .json(ByteBuffer(bytes: interaction.responseBody)), source: .recorded)
     }
 
     /// A hand-written partial Message made whole for this request: what the fixture gives wins; the id, model,

@@ -1,5 +1,6 @@
 import Cassette
 import MessagesAPI
+import NIOCore
 import Synthesis
 
 /// A deterministic answer for `POST /v1/messages` and `POST /v1/messages/count_tokens` when nothing recorded
@@ -30,14 +31,14 @@ struct SynthesisSource: AnswerSource {
         switch endpoint {
         case .countTokens:
             let json: JSONValue = ["input_tokens": .int(TokenEstimator.inputTokens(for: parsed))]
-            return Answer(headers: headers, body: .json(JSONWriter.bytes(json)), source: .synthesized)
+            return Answer(headers: headers, body: .json(ByteBuffer(bytes: JSONWriter.bytes(json))), source: .synthesized)
         case .messages:
             let message = synthesizer.message(for: parsed, model: model, fingerprint: request.fingerprint)
             if parsed.stream {
                 let events = StreamBuilder(seed: request.fingerprint.seed).events(for: message)
                 return Answer(headers: headers, body: .events(events), source: .synthesized)
             }
-            return Answer(headers: headers, body: .json(JSONWriter.bytes(message.json)), source: .synthesized)
+            return Answer(headers: headers, body: .json(ByteBuffer(bytes: JSONWriter.bytes(message.json))), source: .synthesized)
         }
     }
 }

@@ -55,7 +55,7 @@ public struct TapedeckConfiguration: Sendable {
     /// Where per-test cassettes (`tapedeck-cassette: NAME`) live; `nil`: the directory of `cassettePath`.
     public var cassetteDirectory: String?
     /// Most per-test cassettes open at once; the least recently used is closed to make room (`--max-open-cassettes`).
-    public var maxOpenCassettes: Int = 64
+    public var maxOpenCassettes: Int = Limits.defaultOpenCassettes
     /// Largest recorded answer, in bytes: a longer one is passed through to the client but not saved
     /// (`--max-recording-bytes`), so an endless upstream stream cannot exhaust memory.
     public var maxRecordingBytes: Int = Limits.defaultRecordingBytes

@@ -44,7 +44,7 @@ final class Shelf: Sendable {
         }
     }
 
-    init(defaultTape: Tape, directory: String, create: Bool, capacity: Int = 64) {
+    init(defaultTape: Tape, directory: String, create: Bool, capacity: Int = Limits.defaultOpenCassettes) {
         self.defaultTape = defaultTape
         self.directory = directory
         self.create = create
@@ -127,9 +127,9 @@ final class Shelf: Sendable {
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
         }
-        guard !name.isEmpty, name.utf8.count <= 200, allowed, !name.hasPrefix("."), name != defaultName else {
+        guard !name.isEmpty, name.utf8.count <= Limits.cassetteNameBytes, allowed, !name.hasPrefix("."), name != defaultName else {
             throw APIError.invalidRequest(
-                "tapedeck-cassette: '\(name)' is not a cassette name: use letters, digits, '.', '_' and '-' (not starting with '.', at most 200, not \"default\"), and no path."
+                "tapedeck-cassette: '\(name)' is not a cassette name: use letters, digits, '.', '_' and '-' (not starting with '.', at most \(Limits.cassetteNameBytes), not \"default\"), and no path."
             )
         }
     }

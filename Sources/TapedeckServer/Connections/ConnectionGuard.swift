@@ -139,7 +139,7 @@ final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler
         headers.add(name: "content-length", value: "\(body.count)")
         headers.add(name: "request-id", value: requestID)
         headers.add(name: "connection", value: "close")
-        headers.add(name: "tapedeck-source", value: "tapedeck")
+        headers.add(name: HeaderPolicy.sourceHeader, value: "tapedeck")
         let head = HTTPResponseHead(version: .http1_1, status: .init(statusCode: error.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)

@@ -24,6 +24,6 @@ extension APIError {
 
 extension HTTPField.Name {
     static let requestID = Self("request-id")!  // lint: allow a valid literal header name
-    static let tapedeckSource = Self("tapedeck-source")!  // lint: allow a valid literal header name
-    static let tapedeckFault = Self("tapedeck-fault")!  // lint: allow a valid literal header name
+    static let tapedeckSource = Self(HeaderPolicy.sourceHeader)!  // lint: allow a valid constant header name
+    static let tapedeckFault = Self(HeaderPolicy.faultHeader)!  // lint: allow a valid constant header name
 }

@@ -9,8 +9,11 @@ extension Answer {
     /// event, so a client sees each one as it is sent; faults break or pace the body on the way out.
     public func response() -> Response {
         var fields = HTTPFields()
-        for (name, value) in headers where !HeaderPolicy.hopByHop.contains(name.lowercased()) {
-            if let field = HTTPField.Name(name) { fields.append(HTTPField(name: field, value: value)) }
+        fields.reserveCapacity(headers.count + 3)
+        for (name, value) in headers {
+            // The parsed name carries its lowercased form: no second lowercasing per header, per request.
+            guard let field = HTTPField.Name(name), !HeaderPolicy.hopByHop.contains(field.canonicalName) else { continue }
+            fields.append(HTTPField(name: field, value: value))
         }
         fields[.tapedeckSource] = source.rawValue
         var response = Response(status: .init(code: status), headers: fields, body: .init())
@@ -27,10 +30,10 @@ extension Answer {
 
     private func responseBody(headers fields: inout HTTPFields) -> ResponseBody {
         switch body {
-        case .json(let bytes):
+        case .json(let buffer):
             // A relayed upstream answer keeps exactly the headers it came with.
             if fields[.contentType] == nil && source != .proxied { fields[.contentType] = "application/json" }
-            return .init(byteBuffer: ByteBuffer(bytes: bytes))
+            return .init(byteBuffer: buffer)
         case .events(let events):
             fields[.contentType] = "text/event-stream; charset=utf-8"
             fields[.cacheControl] = "no-cache"
@@ -61,8 +64,25 @@ extension Answer {
                 if sent < bytes.count { try await writer.write(ByteBuffer(bytes: bytes[sent...])) }
                 try await writer.finish(nil)
             }
-        case .relayed(let body):
-            return body
+        case .relayed(let relay):
+            return ResponseBody { writer in
+                let sink = ClientSink(base: writer)
+                var relayed: any AnswerWriter = sink
+                try await relay(&relayed)
+                try await sink.finish()
+            }
         }
     }
+}
+
+/// A relayed body's way to the client. A class, so the writer that the relay writes through (which may carry
+/// state, as a fault's pacing writer does) is the one that is finished.
+private final class ClientSink: AnswerWriter {
+    var base: any ResponseBodyWriter
+
+    init(base: any ResponseBodyWriter) { self.base = base }
+
+    func write(_ buffer: ByteBuffer) async throws { try await base.write(buffer) }
+
+    func finish() async throws { try await base.finish(nil) }
 }

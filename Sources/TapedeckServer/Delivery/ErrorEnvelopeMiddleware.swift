@@ -48,7 +48,10 @@ extension APIError {
                 case 405: .methodNotAllowed(method, path: path)
                 case 400..<500:
                     APIError(
-                        status: error.status.code, type: .init(status: error.status.code), message: error.body ?? error.status.reasonPhrase)
+                        status: error.status.code,
+                        // The API's own code where it has one (401, 413, 429, ...), else the one it uses for the rest.
+                        type: APIError.Code(status: error.status.code) == .api ? .invalidRequest : APIError.Code(status: error.status.code),
+                        message: error.body ?? error.status.reasonPhrase)
                 default: .api(error.body ?? "Internal server error", status: error.status.code)
                 }
         default:

@@ -4,14 +4,14 @@ import Hummingbird
 import MessagesAPI
 
 /// Turns an HTTP request into the pipeline's `IncomingRequest`: the cassette it selects, its faults, its body
-/// read (within the limit), parsed, redacted and fingerprinted. The only place a Hummingbird request is read.
+/// read (within the limit), parsed, redacted and fingerprinted. The only place an API request's HTTP form is read.
 struct RequestReader: Sendable {
     let maxBodyBytes: Int
     let redactor: Redactor
     let ignoredPaths: [JSONPath]
 
-    static let cassetteHeader = HTTPField.Name("tapedeck-cassette")!  // lint: allow a valid literal header name
-    static let faultHeader = HTTPField.Name("tapedeck-fault")!  // lint: allow a valid literal header name
+    static let cassetteHeader = HTTPField.Name(HeaderPolicy.cassetteHeader)!  // lint: allow a valid constant header name
+    static let faultHeader = HTTPField.Name(HeaderPolicy.faultHeader)!  // lint: allow a valid constant header name
 
     /// Reads `request`; `hasBody` is whether the route takes one (a GET's body is never read).
     func read(_ request: Request, context: TapedeckRequestContext, hasBody: Bool) async throws -> IncomingRequest {

@@ -1,7 +1,7 @@
 public import Hummingbird
 import Synchronization
 
-/// The request context: Hummingbird's, plus a trace the routes fill in and the journal reads once the response
+/// The request context: Hummingbird's, plus a trace the intake and the pipeline fill in and the journal reads once the response
 /// is ready (a context is passed by value, so the trace is a shared box).
 public struct TapedeckRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
@@ -15,7 +15,7 @@ public struct TapedeckRequestContext: RequestContext {
     }
 }
 
-/// What the routes learned about a request: which cassette, fingerprint and occurrence, which fault, and a source
+/// What the intake and the pipeline learned about a request: which cassette, fingerprint and occurrence, which fault, and a source
 /// when the response headers do not tell it (a miss, a fault).
 final class RequestTrace: Sendable {
     struct Facts: Sendable {

@@ -1,19 +1,27 @@
-public import Hummingbird
 public import MessagesAPI
+public import NIOCore
+
+/// Where a relayed body's bytes go: the client's connection (Delivery), or a buffer in a test.
+public protocol AnswerWriter {
+    mutating func write(_ buffer: ByteBuffer) async throws
+}
 
 /// What an answer source decided to send: a status, headers, a body, and where it came from. The only
 /// conversion to an HTTP response is `Answer.response()` (Delivery), so every source is tested with values.
 public struct Answer: Sendable {
     public enum Body: Sendable {
         /// A complete body, sent as is.
-        case json([UInt8])
+        case json(ByteBuffer)
         /// Events built by Tapedeck (synthesized, or rebuilt from a recorded Message), written one by one.
         case events([SSEEvent])
         /// A recorded stream's raw bytes; with `pacing`, each event goes out at its recorded offset.
         case recordedStream(bytes: [UInt8], pacing: Pacing?)
         /// Bytes that arrive while they are sent (an upstream answer relayed as it comes, and recorded).
-        case relayed(ResponseBody)
+        case relayed(Relay)
     }
+
+    /// Writes a relayed body as it arrives; the body ends when it returns, and breaks off when it throws.
+    public typealias Relay = @Sendable (inout any AnswerWriter) async throws -> Void
 
     /// When each piece of a recorded stream is sent: the events' ends and their recorded offsets.
     public struct Pacing: Sendable {
@@ -40,6 +48,19 @@ public struct Answer: Sendable {
         self.body = body
         self.source = source
         self.faults = faults
+    }
+
+    /// Roughly the bytes the answer holds in memory, for caches.
+    var size: Int {
+        let headerBytes = headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
+        let bodyBytes =
+            switch body {
+            case .json(let buffer): buffer.readableBytes
+            case .events(let events): events.reduce(0) { $0 + $1.bytes.count }
+            case .recordedStream(let bytes, let pacing): bytes.count + 16 * (pacing?.events.count ?? 0)
+            case .relayed: 0
+            }
+        return 64 + headerBytes + bodyBytes
     }
 
     /// The answer's header `name` (case-insensitive), if present.

@@ -6,7 +6,7 @@ import MessagesAPI
 /// Sources never decide *whether* they answer: the `Pipeline`'s policy does, from the mode, the cassette and the
 /// on-miss setting. A source only answers, or refuses as the real API would.
 protocol AnswerSource: Sendable {
-    /// Which source this is, for the policy and the `tapedeck-source` header.
+    /// Which source this is, for the policy (the `tapedeck-source` header comes from `Answer.source`).
     var kind: SourceKind { get }
 
     /// Refuses a request the real API would refuse, before the pipeline reports it as a miss: with
@@ -24,7 +24,8 @@ enum SourceKind: String, Sendable, CaseIterable {
     case replay
     /// The upstream, whose answer is relayed and saved.
     case record
-    /// A deterministic stand-in for an answer nothing recorded: obeys `--on-miss`, and is noted as a miss.
+    /// A deterministic stand-in for an answer nothing recorded: the policy asks it only under `--on-miss
+    /// synthesize`, and its answers are noted as misses.
     case synthesis
     /// Tapedeck's own reference data (the model catalog): always answers, and is no miss.
     case catalog

@@ -3,6 +3,13 @@ import MessagesAPI
 /// Which headers go where, in one place: what is forwarded upstream, what a cassette keeps, what a replay sends
 /// back, and what only describes one connection.
 enum HeaderPolicy {
+    /// Tapedeck's own headers: a request picks its cassette and faults with them; an answer says where it came
+    /// from and which fault was applied. They are never forwarded upstream.
+    static let cassetteHeader = "tapedeck-cassette"
+    static let faultHeader = "tapedeck-fault"
+    static let sourceHeader = "tapedeck-source"
+    static let ownPrefix = "tapedeck-"
+
     /// Headers that describe one connection's framing, not the answer: never forwarded, stored or replayed. The
     /// server sets them for the body it sends; a stored `content-length` that disagreed would make a client wait
     /// for bytes that never come.
@@ -18,7 +25,7 @@ enum HeaderPolicy {
     /// Whether a client's request header goes to the upstream (`name` lowercased). Tapedeck's own `tapedeck-*`
     /// controls stay here.
     static func isForwarded(requestHeader name: String) -> Bool {
-        !hopByHop.contains(name) && !name.hasPrefix("tapedeck-")
+        !hopByHop.contains(name) && !name.hasPrefix(ownPrefix)
     }
 
     /// Whether a request header carries the caller's key (`name` lowercased): with none, `--upstream-key` is sent.

@@ -2,16 +2,19 @@ import Cassette
 import Foundation
 import MessagesAPI
 
-/// The one request path every API route shares, top to bottom:
+/// The one request path every API route shares, top to bottom (`APIRoutes` in App/Routes.swift wires it):
 ///
-/// 1. **Intake** (`RequestReader`) turned the HTTP request into an `IncomingRequest`: cassette, body, redaction,
-///    fingerprint, requested faults.
-/// 2. **Faults**: a fault that answers instead (an error kind, a mid-stream error asked of a plain call) is
-///    thrown here; its latency is waited out first.
-/// 3. **Policy** (`Policy.plan`) lists the sources to try: replay, record, then the route's fallback (synthesis
-///    or the model catalog), or a miss error.
-/// 4. **Answer sources** answer with an `Answer` value, or pass (no recording).
-/// 5. **Delivery** (`Answer.response()`) turns the answer into HTTP, applying stream faults on the way out.
+/// 1. **Intake** (`RequestReader`) turned the HTTP request into an `IncomingRequest`: cassette name, body,
+///    redaction, fingerprint, requested faults.
+/// 2. **Cassette**: the request's cassette is opened (a per-test one may be created in record and auto mode).
+/// 3. **Faults** (`Policy.effect(of:)`): a fault that answers instead (an error kind, a mid-stream error asked of
+///    a plain call) is thrown here, after its latency; no occurrence is used and nothing is forwarded.
+/// 4. **Occurrence**: the fingerprint's next occurrence on this cassette is claimed.
+/// 5. **Policy** (`Policy.plan`) lists the sources to try: replay, record, then the route's fallback (synthesis
+///    or the model catalog), or the miss error; a synthesized answer and a miss error are noted as misses.
+/// 6. **Answer sources** answer with an `Answer` value, or pass (no recording).
+///
+/// The caller then delivers it: `Answer.response()` turns it into HTTP, applying stream faults on the way out.
 final class Pipeline: Sendable {
     let configuration: TapedeckConfiguration
     let shelf: Shelf
@@ -38,9 +41,9 @@ final class Pipeline: Sendable {
         if let faults {
             request.trace.update { $0.fault = faults.description }
             if let latency = faults.latency { try await Task.sleep(for: .clamped(milliseconds: Double(latency))) }
-            if let error = Self.answeringError(faults, for: request) {
+            if Policy.effect(of: faults, wantsStream: request.wantsStream) == .answersInstead {
                 request.trace.update { $0.source = "fault" }
-                throw error
+                throw Self.answeringError(faults)
             }
             if faults.breakOff != nil {
                 // The client is meant to lose this answer part-way (and its SDK then hangs up): that hang-up is
@@ -77,9 +80,8 @@ final class Pipeline: Sendable {
         throw APIError.api("No source answered \(request.method) \(request.path).")
     }
 
-    /// The error a fault answers with instead of the real answer: an error kind, or a mid-stream error asked of a
-    /// request that is not a stream. `nil`: the fault is applied to the real answer on its way out.
-    static func answeringError(_ faults: Faults, for request: IncomingRequest) -> APIError? {
+    /// The error a fault that answers instead sends: its error kind, or its mid-stream error as JSON.
+    static func answeringError(_ faults: Faults) -> APIError {
         var error: APIError
         if let kind = faults.error {
             let retryAfter = Double(kind.retryAfter ?? "") ?? (Double(kind.retryAfterMilliseconds ?? "") ?? 1000) / 1000
@@ -87,12 +89,12 @@ final class Pipeline: Sendable {
             let reset = Date(timeIntervalSinceNow: min(max(1, retryAfter.rounded(.up)), Double(Limits.longestWaitSeconds)))
                 .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
             error = kind.apiError(resetAt: reset)
-        } else if case .midstreamError(_, let type, let message)? = faults.breakOff, !request.wantsStream {
+        } else if case .midstreamError(_, let type, let message)? = faults.breakOff {
             error = APIError(.init(type), message: message)
         } else {
-            return nil
+            error = .api("The fault \(faults) does not answer instead of the real answer.")
         }
-        error.headers.append(("tapedeck-fault", faults.description))
+        error.headers.append((HeaderPolicy.faultHeader, faults.description))
         return error
     }
 

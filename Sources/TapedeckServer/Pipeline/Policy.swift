@@ -1,5 +1,6 @@
 /// The whole of Tapedeck's answering policy, as pure functions: the only place that reads the mode, `--on-miss`
-/// and the fault kinds to decide which source answers. `Pipeline` carries the plan out.
+/// and the fault kinds to decide who answers. `Pipeline` carries the plan out; `PolicyTests` drives the real
+/// pipeline through every row of it.
 enum Policy {
     typealias Mode = TapedeckConfiguration.Mode
     typealias OnMiss = TapedeckConfiguration.OnMiss
@@ -34,25 +35,12 @@ enum Policy {
         case answersInstead
     }
 
-    /// Who answers a request, for the policy table: a source, the miss error, or the fault.
-    enum Outcome: Equatable, Sendable {
-        case source(SourceKind)
-        case missError
-        case fault
-    }
-
-    /// The outcome of a plan when the cassette does (or does not) hold a recording for the request.
-    static func outcome(
-        mode: Mode, recorded: Bool, onMiss: OnMiss, fault: FaultEffect, fallback: SourceKind, canRecord: Bool
-    ) -> Outcome {
-        if fault == .answersInstead { return .fault }
-        for step in plan(mode: mode, onMiss: onMiss, fallback: fallback, canRecord: canRecord) {
-            switch step {
-            case .ask(.replay) where !recorded: continue
-            case .ask(let kind): return .source(kind)
-            case .missError: return .missError
-            }
-        }
-        return .missError  // unreachable: every plan ends in a fallback or the miss error
+    /// An error kind answers instead, and so does a mid-stream error asked of a request that is not a stream
+    /// (it gets that error as JSON); every other fault shapes the real answer on its way out.
+    static func effect(of faults: Faults?, wantsStream: Bool) -> FaultEffect {
+        guard let faults else { return .none }
+        if faults.error != nil { return .answersInstead }
+        if case .midstreamError? = faults.breakOff, !wantsStream { return .answersInstead }
+        return .none
     }
 }
