@@ -208,9 +208,9 @@ public struct ServeOptions: ParsableArguments, Sendable {
         if let spec = value(fault, "TAPEDECK_FAULT") {
             let faults: Faults
             do {
-                faults = try Faults(parsing: spec)
+                faults = try Faults(parsing: spec, from: "--fault")
             } catch {
-                throw Problem(description: "--fault: \(error.message.replacing("tapedeck-fault: ", with: ""))")
+                throw Problem(description: error.message)
             }
             var plan = FaultPlan(faults: faults)
             plan.count = try integer(faultCount, "TAPEDECK_FAULT_COUNT", "--fault-count", atLeast: 0)

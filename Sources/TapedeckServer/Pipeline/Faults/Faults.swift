@@ -62,7 +62,27 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
     static let tokenRates: ClosedRange<Double> = 0.01...1_000_000
 
     /// Parses a header or flag value. Every problem is a 400 that names the offending kind or parameter.
+    /// Parses a `tapedeck-fault` header's spec; a mistake is the API's 400, naming the header.
     public init(parsing text: String) throws(APIError) {
+        try self.init(parsing: text, from: HeaderPolicy.faultHeader)
+    }
+
+    /// Parses a fault spec; a mistake is the API's 400, naming where the spec came from (`place`: `--fault`, ...)
+    /// and what is wrong with it.
+    public init(parsing text: String, from place: String) throws(APIError) {
+        do {
+            try self.init(checking: text)
+        } catch {
+            throw .invalidRequest("\(place): \(error.detail)")
+        }
+    }
+
+    /// What is wrong with a fault spec, said without naming where it came from.
+    struct SyntaxError: Error {
+        let detail: String
+    }
+
+    private init(checking text: String) throws(SyntaxError) {
         var faults = Faults(description: "")
         var given: [String] = []
         for item in text.split(separator: ",") {
@@ -94,7 +114,7 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
 
     private init(description: String) { self.description = description }
 
-    private mutating func add(kind: String, params: [(name: String, value: String)]) throws(APIError) {
+    private mutating func add(kind: String, params: [(name: String, value: String)]) throws(SyntaxError) {
         var values = Parameters(kind: kind, params: params)
         if let known = Self.errorKinds.first(where: { $0.kind == kind }) {
             if let error { throw Self.problem("only one error kind per request ('\(error.kind)' and '\(kind)')") }
@@ -137,7 +157,7 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
         try values.finish()
     }
 
-    static func problem(_ text: String) -> APIError { .invalidRequest("tapedeck-fault: \(text)") }
+    static func problem(_ text: String) -> SyntaxError { SyntaxError(detail: text) }
 
     static func format(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
@@ -153,7 +173,7 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
             return params.remove(at: i).value
         }
 
-        mutating func number(_ name: String) throws(APIError) -> Double? {
+        mutating func number(_ name: String) throws(SyntaxError) -> Double? {
             guard let text = take(name) else { return nil }
             guard let value = Double(text), value.isFinite, value >= 0 else {
                 throw Faults.problem("\(label(name)) must be a non-negative number, not '\(text)'")
@@ -161,7 +181,7 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
             return value
         }
 
-        mutating func count(_ name: String) throws(APIError) -> Int? {
+        mutating func count(_ name: String) throws(SyntaxError) -> Int? {
             guard let text = take(name) else { return nil }
             guard let value = Int(text), value >= 0, value <= Limits.longestWaitMilliseconds else {
                 throw Faults.problem("\(label(name)) must be a whole number ≥ 0, not '\(text)'")
@@ -169,7 +189,7 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
             return value
         }
 
-        mutating func bool(_ name: String) throws(APIError) -> Bool? {
+        mutating func bool(_ name: String) throws(SyntaxError) -> Bool? {
             guard let text = take(name) else { return nil }
             switch text.lowercased() {
             case "true": return true
@@ -179,12 +199,12 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
         }
 
         /// The main value of `KIND=VALUE` (milliseconds).
-        mutating func required(_ kind: String) throws(APIError) -> Int {
+        mutating func required(_ kind: String) throws(SyntaxError) -> Int {
             guard let value = try count("") else { throw Faults.problem("\(kind) needs a value in milliseconds: \(kind)=MS") }
             return value
         }
 
-        func finish() throws(APIError) {
+        func finish() throws(SyntaxError) {
             guard let extra = params.first else { return }
             if extra.name.isEmpty { throw Faults.problem("'\(kind)' takes no value (\(kind)=\(extra.value))") }
             throw Faults.problem("unknown parameter '\(extra.name)' for '\(kind)'")
