@@ -109,12 +109,12 @@ let package = Package(
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "MessagesAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CassetteTests",
-            dependencies: ["Cassette", "MessagesAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Cassette", "MessagesAPI", "TapedeckTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TapedeckCLITests",
-            dependencies: ["TapedeckCLI", "TapedeckServer", "Cassette", "MessagesAPI"],
+            dependencies: ["TapedeckCLI", "TapedeckServer", "Cassette", "MessagesAPI", "TapedeckTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import MessagesAPI
+import TapedeckTestSupport
 import Testing
 
 @testable import Cassette

@@ -2,21 +2,8 @@ import Cassette
 import Foundation
 import GRDB
 import MessagesAPI
+import TapedeckTestSupport
 import Testing
-
-/// A directory of its own for one test, removed when the test ends.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("tapedeck-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 @Suite("Damaged recordings")
 struct DamageTests {

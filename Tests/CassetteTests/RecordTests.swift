@@ -2,6 +2,7 @@ import Cassette
 import Foundation
 import GRDB
 import MessagesAPI
+import TapedeckTestSupport
 import Testing
 
 @Suite("Interaction records")

@@ -1,6 +1,7 @@
 import Cassette
 import Foundation
 import GRDB
+import TapedeckTestSupport
 import Testing
 
 @Suite("Store errors, matched by code")

@@ -2,21 +2,8 @@ import Cassette
 import Foundation
 import MessagesAPI
 import TapedeckCLI
+import TapedeckTestSupport
 import Testing
-
-/// A directory of its own for one test, removed when the test ends.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("tapedeck-cli-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Recordings shaped as the API sends them: a stream from the shared fixtures and a JSON answer.
 enum Recordings {
