@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Cassette
 import Foundation
+import HTTPTypes
 import Logging
 import MessagesAPI
 import NIOCore
@@ -19,7 +20,7 @@ struct AnswerSourceTests {
         let raw = Array(json.utf8)
         let body: JSONValue? = json.isEmpty ? nil : try JSONParser.parse(raw)
         return IncomingRequest(
-            method: method, path: path, query: query, headers: [("x-api-key", "sk-test"), ("anthropic-version", "2023-06-01")],
+            method: method, path: path, query: query, headers: [.init("x-api-key")!: "sk-test", .init("anthropic-version")!: "2023-06-01"],
             rawBody: raw, body: body, fingerprint: Fingerprint(method: method, path: path, body: body))
     }
 
@@ -178,7 +179,9 @@ struct AnswerSourceTests {
             let rebuilt = MessageAssembler.assemble(events).assembled
             #expect(rebuilt?["content"]?.arrayValue?.first?["text"] == "as a stream")
             #expect(rebuilt?["id"] == "msg_01Recorded")
-            #expect(answer.header("content-type") == nil, "the JSON recording's content type is not carried onto a stream")
+            #expect(
+                answer.header("content-type") == "text/event-stream; charset=utf-8",
+                "the JSON recording's content type is not carried onto a stream")
         }
     }
 

@@ -40,8 +40,8 @@ final class RecordSource: AnswerSource {
         request.method = HTTPMethod(rawValue: forwarded.method)
         var hasAuth = false
         var storedRequestHeaders: [HeaderPair] = []
-        for (name, value) in forwarded.headers {
-            let lower = name.lowercased()
+        for field in forwarded.headers {
+            let (name, value, lower) = (field.name.rawName, field.value, field.name.canonicalName)
             guard HeaderPolicy.isForwarded(requestHeader: lower) else { continue }
             if HeaderPolicy.isCredential(lower) { hasAuth = true }
             request.headers.add(name: name, value: value)

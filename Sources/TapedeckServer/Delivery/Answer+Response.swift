@@ -8,35 +8,23 @@ extension Answer {
     /// The HTTP response for this answer: the one place an answer becomes HTTP. Streams are written event by
     /// event, so a client sees each one as it is sent; faults break or pace the body on the way out.
     public func response() -> Response {
-        var fields = HTTPFields()
-        fields.reserveCapacity(headers.count + 3)
-        for (name, value) in headers {
-            // The parsed name carries its lowercased form: no second lowercasing per header, per request.
-            guard let field = HTTPField.Name(name), !HeaderPolicy.hopByHop.contains(field.canonicalName) else { continue }
-            fields.append(HTTPField(name: field, value: value))
-        }
-        fields[.tapedeckSource] = source.rawValue
-        var response = Response(status: .init(code: status), headers: fields, body: .init())
+        var response = Response(status: .init(code: status), headers: headers, body: .init())
         if Interaction.isBodyless(status) {
             // A body after a 204 or 304 would be read by a keep-alive client as the start of the next response.
             response.headers[.contentType] = nil
         } else {
-            response.body = responseBody(headers: &response.headers)
+            response.body = responseBody()
         }
         guard let faults else { return response }
         response.headers[.tapedeckFault] = faults.description
         return response.applying(faults)
     }
 
-    private func responseBody(headers fields: inout HTTPFields) -> ResponseBody {
+    private func responseBody() -> ResponseBody {
         switch body {
         case .json(let buffer):
-            // A relayed upstream answer keeps exactly the headers it came with.
-            if fields[.contentType] == nil && source != .proxied { fields[.contentType] = "application/json" }
             return .init(byteBuffer: buffer)
         case .events(let events):
-            fields[.contentType] = "text/event-stream; charset=utf-8"
-            fields[.cacheControl] = "no-cache"
             return ResponseBody { writer in
                 for event in events {
                     try await writer.write(ByteBuffer(bytes: event.bytes))
@@ -44,7 +32,6 @@ extension Answer {
                 try await writer.finish(nil)
             }
         case .recordedStream(let bytes, let pacing):
-            if fields[.contentType] == nil { fields[.contentType] = "text/event-stream; charset=utf-8" }
             guard let pacing else {
                 // One write, but through a body closure: streams go out chunked, as the API sends them.
                 return ResponseBody { writer in

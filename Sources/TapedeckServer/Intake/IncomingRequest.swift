@@ -1,4 +1,5 @@
 import Cassette
+import HTTPTypes
 import MessagesAPI
 
 /// A request as the pipeline sees it: read, parsed, redacted and fingerprinted, with no HTTP framework type
@@ -9,7 +10,7 @@ struct IncomingRequest: Sendable {
     var path: String
     var query: String?
     /// The client's headers, in order, names as sent.
-    var headers: [(name: String, value: String)]
+    var headers: HTTPFields
     /// The body exactly as the client sent it: what an upstream gets.
     var rawBody: [UInt8]
     /// The body as JSON after redaction: what is matched and stored.
@@ -28,7 +29,7 @@ struct IncomingRequest: Sendable {
     var trace: RequestTrace
 
     init(
-        method: String, path: String, query: String? = nil, headers: [(name: String, value: String)] = [],
+        method: String, path: String, query: String? = nil, headers: HTTPFields = [:],
         rawBody: [UInt8] = [], body: JSONValue? = nil, fingerprint: Fingerprint, cassette: String? = nil,
         faults: Faults? = nil, client: ClientConnection = ClientConnection(), trace: RequestTrace = RequestTrace()
     ) {

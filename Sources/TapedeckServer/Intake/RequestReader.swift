@@ -31,7 +31,7 @@ struct RequestReader: Sendable {
         let method = request.method.rawValue
         let incoming = IncomingRequest(
             method: method, path: path, query: request.uri.query.flatMap { $0.isEmpty ? nil : $0 },
-            headers: request.headers.map { ($0.name.rawName, $0.value) }, rawBody: raw, body: body,
+            headers: request.headers, rawBody: raw, body: body,
             fingerprint: Fingerprint(method: method, path: path, body: body, ignoring: ignoredPaths),
             cassette: name, faults: faults, client: context.client, trace: context.trace)
         context.trace.update {

@@ -1,3 +1,4 @@
+public import HTTPTypes
 public import MessagesAPI
 public import NIOCore
 
@@ -35,24 +36,46 @@ public struct Answer: Sendable {
         case recorded, synthesized, proxied
     }
 
-    public var status: Int
-    public var headers: [(String, String)]
-    public var body: Body
-    public var source: Source
+    public let status: Int
+    /// The headers as they go out, built once when the answer is made (a cached answer is then sent without
+    /// parsing a header name again): hop-by-hop headers dropped, `tapedeck-source` set, and the body's content
+    /// type filled in where the source gave none.
+    public let headers: HTTPFields
+    public let body: Body
+    public let source: Source
     /// Faults applied on the way out (stream breaks, pacing); they never reach the cassette.
     public var faults: Faults?
 
     public init(status: Int = 200, headers: [(String, String)] = [], body: Body, source: Source, faults: Faults? = nil) {
         self.status = status
-        self.headers = headers
         self.body = body
         self.source = source
         self.faults = faults
+        var fields = HTTPFields()
+        fields.reserveCapacity(headers.count + 3)
+        for (name, value) in headers {
+            guard let field = HTTPField.Name(name), !HeaderPolicy.hopByHop.contains(field.canonicalName) else { continue }
+            fields.append(HTTPField(name: field, value: value))
+        }
+        switch body {
+        case .json:
+            // A relayed upstream answer keeps exactly the headers it came with.
+            if fields[.contentType] == nil && source != .proxied { fields[.contentType] = "application/json" }
+        case .events:
+            fields[.contentType] = "text/event-stream; charset=utf-8"
+            fields[.cacheControl] = "no-cache"
+        case .recordedStream:
+            if fields[.contentType] == nil { fields[.contentType] = "text/event-stream; charset=utf-8" }
+        case .relayed:
+            break
+        }
+        fields[.tapedeckSource] = source.rawValue
+        self.headers = fields
     }
 
     /// Roughly the bytes the answer holds in memory, for caches.
     var size: Int {
-        let headerBytes = headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
+        let headerBytes = headers.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count }
         let bodyBytes =
             switch body {
             case .json(let buffer): buffer.readableBytes
@@ -65,6 +88,6 @@ public struct Answer: Sendable {
 
     /// The answer's header `name` (case-insensitive), if present.
     public func header(_ name: String) -> String? {
-        headers.first { $0.0.lowercased() == name }?.1
+        HTTPField.Name(name).flatMap { headers[$0] }
     }
 }

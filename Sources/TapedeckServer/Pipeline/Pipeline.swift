@@ -23,6 +23,9 @@ final class Pipeline: Sendable {
     let record: RecordSource?
     let faults: FaultSchedule
     let journal: Journal
+    /// The policy's plans for this server's mode and on-miss, made once: one per kind of fallback.
+    private let synthesisPlan: [Policy.Step]
+    private let catalogPlan: [Policy.Step]
 
     init(configuration: TapedeckConfiguration, shelf: Shelf, record: RecordSource?) {
         self.configuration = configuration
@@ -31,6 +34,10 @@ final class Pipeline: Sendable {
         self.replay = ReplaySource(pace: configuration.pace, speed: configuration.speed, catalog: configuration.models)
         self.faults = FaultSchedule(plan: configuration.fault)
         self.journal = Journal(capacity: configuration.journalSize)
+        func plan(_ fallback: SourceKind) -> [Policy.Step] {
+            Policy.plan(mode: configuration.mode, onMiss: configuration.onMiss, fallback: fallback, canRecord: record != nil)
+        }
+        (synthesisPlan, catalogPlan) = (plan(.synthesis), plan(.catalog))
     }
 
     /// Answers `request` as the policy says, with `fallback` (the route's own source) when nothing recorded does.
@@ -60,9 +67,7 @@ final class Pipeline: Sendable {
         var request = request
         request.occurrence = tape.nextOccurrence(of: request.fingerprint)
         request.trace.update { [occurrence = request.occurrence] in $0.occurrence = occurrence }
-        let plan = Policy.plan(
-            mode: configuration.mode, onMiss: configuration.onMiss, fallback: fallback.kind, canRecord: record != nil)
-        for step in plan {
+        for step in fallback.kind == .catalog ? catalogPlan : synthesisPlan {
             switch step {
             case .ask(.replay):
                 if let answer = try await replay.answer(request, tape: tape) { return answer }
