@@ -3,7 +3,7 @@ import GRDB
 
 /// Reads the columns of one `interaction` row, checking each value's storage type.
 ///
-/// GRDB's typed row subscripts trap (`try!`) when a column holds a value they cannot convert, and its `decode`
+/// GRDB's typed row subscripts trap (they force the conversion) when a column holds a value they cannot convert, and its `decode`
 /// methods convert through SQLite (`'abc'` read as an integer is 0). A cassette is a file anyone can edit with
 /// `sqlite3`: a wrong-typed column must be a `DamagedRecording` that names the row, never a crash or a made-up value.
 struct InteractionRow {
