@@ -12,6 +12,16 @@ public struct MessagesRequest: Sendable {
         public let description: String?
         /// `nil` for typed server tools.
         public let inputSchema: JSONValue?
+        /// `defer_loading: true`: the tool is not in the model's context until a tool search finds it, so a
+        /// synthesized turn never calls it.
+        public var deferred = false
+
+        public init(name: String, description: String?, inputSchema: JSONValue?, deferred: Bool = false) {
+            self.name = name
+            self.description = description
+            self.inputSchema = inputSchema
+            self.deferred = deferred
+        }
     }
 
     public enum ToolChoice: Sendable, Equatable {
@@ -38,6 +48,13 @@ public struct MessagesRequest: Sendable {
     public let tools: [Tool]
     public let toolChoice: ToolChoice
     public let thinking: Thinking
+    /// The JSON Schema the answer's text must validate against (`output_config.format`, or the older beta
+    /// `output_format`), if any.
+    public var outputSchema: JSONValue?
+    /// `output_config.effort` (`low` … `max`, or a newer level), if given.
+    public var effort: String?
+    /// The betas and version the request's headers name.
+    public var dialect: RequestDialect = .plain
 
     /// What the person typed in the last user turn: its text blocks joined with newlines (string content is one
     /// text block). Tool results, images and other blocks are left out. Fixture matchers (`last_user`) compare
@@ -66,11 +83,38 @@ public struct MessagesRequest: Sendable {
     static func text(ofTurn blocks: [JSONObject], toolResults: Bool) -> String {
         blocks.compactMap { block -> String? in
             switch block["type"]?.stringValue {
-            case "text": block["text"]?.stringValue
+            case "text": block["text"]?.stringValue.map(withoutScaffolding).flatMap { $0.isEmpty ? nil : $0 }
             case "tool_result" where toolResults: text(of: block["content"])
             default: nil
             }
         }.joined(separator: "\n")
+    }
+
+    /// `text` without the `<system-reminder>…</system-reminder>` passages agents (Claude Code) put around the
+    /// person's words: what an answer is about is what the person wrote, not the scaffolding.
+    static func withoutScaffolding(_ text: String) -> String {
+        guard text.contains(reminderOpen) else { return text }
+        var rest = Substring(text)
+        var kept = ""
+        while let open = rest.firstRange(of: reminderOpen) {
+            kept += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstRange(of: reminderClose) else {
+                rest = ""
+                break
+            }
+            rest = rest[close.upperBound...]
+        }
+        kept += rest
+        return String(kept.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+    static let reminderOpen = "<system-reminder>"
+    static let reminderClose = "</system-reminder>"
+
+    /// Whether a thinking block may open again after a tool result within one assistant turn: with the
+    /// interleaved-thinking beta, and always in adaptive mode (where the API interleaves on its own).
+    public var interleavesThinking: Bool {
+        if case .adaptive = thinking { return true }
+        return thinking != .disabled && dialect.enables(.interleavedThinking)
     }
 
     /// Whether the conversation's last user turn answers a tool call.

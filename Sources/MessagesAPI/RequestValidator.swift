@@ -1,5 +1,9 @@
-/// Checks request bodies the way the Messages API does, with its statuses and message texts
-/// (pydantic-style `<path>: <text>` where the API uses that style).
+/// Checks request bodies the way the Messages API does, with its statuses and message texts (`Refusal`, which
+/// also says where each rule comes from).
+///
+/// Only what the real API is known to refuse is refused. The `RequestDialect` (the request's betas and version)
+/// says which beta fields and values are on; a request naming a beta or version this build does not know is
+/// not refused for anything merely unknown (a field, a block type, a value), since the real API may accept it.
 public struct RequestValidator: Sendable {
     public enum Endpoint: Sendable { case messages, countTokens }
 
@@ -7,16 +11,23 @@ public struct RequestValidator: Sendable {
 
     public init(catalog: ModelCatalog = .standard) { self.catalog = catalog }
 
-    /// Fields `POST /v1/messages` accepts; anything else is "Extra inputs are not permitted".
+    /// Fields `POST /v1/messages` accepts without a beta (PY `types/message_create_params.py`; `temperature`,
+    /// `top_p` and `top_k` from 0.x SDKs, which the API still takes).
     static let messageFields: Set<String> = [
         "model", "max_tokens", "messages", "system", "stream", "stop_sequences", "temperature", "top_p", "top_k",
-        "thinking", "tools", "tool_choice", "metadata", "service_tier", "output_config", "output_format",
-        "cache_control", "container", "diagnostics", "inference_geo", "speed", "context_management", "mcp_servers",
+        "thinking", "tools", "tool_choice", "metadata", "service_tier", "output_config", "cache_control", "container",
+        "diagnostics", "inference_geo", "speed",
     ]
-    /// Fields count_tokens accepts.
+    /// Fields count_tokens accepts without a beta (PY `types/message_count_tokens_params.py`).
     static let countFields: Set<String> = [
-        "model", "messages", "system", "tools", "tool_choice", "thinking", "output_config", "output_format",
-        "cache_control", "speed", "context_management", "mcp_servers",
+        "model", "messages", "system", "tools", "tool_choice", "thinking", "output_config", "cache_control", "speed",
+    ]
+    /// Fields that exist only behind a beta (PY `types/beta/message_create_params.py` minus the plain params):
+    /// accepted on both endpoints when the beta is on, otherwise "Extra inputs are not permitted".
+    static let betaFields: [String: BetaFeature] = [
+        "context_management": .contextManagement, "mcp_servers": .mcpServers, "thread": .threads,
+        "compaction": .compaction, "fallbacks": .fallbacks, "fallback_credit_token": .fallbackCredit,
+        "billing_policy": .billingPolicy, "output_format": .structuredOutputsBeta,
     ]
     static let blockTypes = [
         "text", "image", "document", "search_result", "thinking", "redacted_thinking", "tool_use", "tool_result",
@@ -25,6 +36,7 @@ public struct RequestValidator: Sendable {
         "mcp_tool_use", "mcp_tool_result", "container_upload",
     ]
     static let imageMediaTypes = ["image/jpeg", "image/png", "image/gif", "image/webp"]
+    static let efforts = ["low", "medium", "high", "xhigh", "max"]
 
     /// Parses body bytes into a JSON object, mapping every failure to the API's 400.
     public static func parseBody(_ bytes: some Collection<UInt8>) throws(APIError) -> JSONObject {
@@ -32,50 +44,66 @@ public struct RequestValidator: Sendable {
         do {
             value = try JSONParser.parse(bytes)
         } catch {
-            throw .invalidRequest("There was an error parsing the body of your request: \(error.description)")
+            throw APIError(.unparsable(detail: error.description))
         }
-        guard case .object(let object) = value else {
-            throw .invalidRequest("Input should be a valid dictionary or object to extract fields from")
-        }
+        guard case .object(let object) = value else { throw APIError(.notAnObject) }
         return object
     }
 
     /// Validates the shape of a request without judging its model, so a recorded interaction for a model the
     /// catalog does not know (say, a gateway's) can still be replayed.
-    public func validateShape(_ body: JSONObject, endpoint: Endpoint) throws(APIError) -> MessagesRequest {
-        let allowed = endpoint == .messages ? Self.messageFields : Self.countFields
-        for key in body.keys where !allowed.contains(key) {
-            throw .invalidRequest("\(key): Extra inputs are not permitted")
+    public func validateShape(
+        _ body: JSONObject, endpoint: Endpoint, dialect: RequestDialect = .plain
+    ) throws(APIError) -> MessagesRequest {
+        do {
+            return try shape(body, endpoint: endpoint, dialect: dialect)
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    /// Checks the rules that depend on the model: that it exists, its output cap, prefill and first-turn rules.
+    /// Returns the catalog entry (the dated id is what answers report).
+    public func validateModel(_ request: MessagesRequest) throws(APIError) -> ModelInfo {
+        guard let info = catalog.model(named: request.model) else { throw APIError(.unknownModel(request.model)) }
+        if let maxTokens = request.maxTokens, maxTokens > info.maxOutputTokens {
+            throw APIError(.maxTokensAboveModel(maxTokens, cap: info.maxOutputTokens, model: info.id))
+        }
+        if info.requiresUserFirst, request.messages.first?.role == "assistant" { throw APIError(.assistantFirst) }
+        if !info.supportsPrefill, request.messages.last?.role == "assistant" { throw APIError(.prefillUnsupported) }
+        if request.thinking != .disabled, !info.supportsThinking { throw APIError(.thinkingUnsupported(model: info.id)) }
+        return info
+    }
+
+    func shape(_ body: JSONObject, endpoint: Endpoint, dialect: RequestDialect) throws(Refusal) -> MessagesRequest {
+        let plain = endpoint == .messages ? Self.messageFields : Self.countFields
+        for key in body.keys where !plain.contains(key) {
+            if let feature = Self.betaFields[key], dialect.enables(feature) { continue }
+            // A newer API may have added the field; a generation field on count_tokens stays refused.
+            if dialect.isNewerThanKnown, !Self.messageFields.contains(key) { continue }
+            throw .extraInput(key)
         }
 
-        guard let modelValue = body["model"] else { throw .invalidRequest("model: Field required") }
-        guard case .string(let model) = modelValue else {
-            throw .invalidRequest("model: Input should be a valid string")
-        }
-        guard !model.isEmpty else { throw .invalidRequest("model: String should have at least 1 character") }
+        guard let modelValue = body["model"] else { throw .missing("model") }
+        guard case .string(let model) = modelValue else { throw .notA("string", at: "model") }
+        guard !model.isEmpty else { throw .tooShort(minimum: 1, at: "model") }
 
         var maxTokens: Int?
         if endpoint == .messages {
-            guard let value = body["max_tokens"] else { throw .invalidRequest("max_tokens: Field required") }
-            guard let n = value.numberValue, n.isInteger, let i = n.intValue else {
-                throw .invalidRequest("max_tokens: Input should be a valid integer")
-            }
-            guard i >= 0 else { throw .invalidRequest("max_tokens: Input should be greater than or equal to 0") }
+            guard let value = body["max_tokens"] else { throw .missing("max_tokens") }
+            guard let n = value.numberValue, n.isInteger, let i = n.intValue else { throw .notA("integer", at: "max_tokens") }
+            guard i >= 0 else { throw .below(0, at: "max_tokens") }
             maxTokens = i
         }
 
-        guard let messagesValue = body["messages"] else { throw .invalidRequest("messages: Field required") }
-        guard case .array(let rawMessages) = messagesValue else {
-            throw .invalidRequest("messages: Input should be a valid list")
-        }
-        guard !rawMessages.isEmpty else { throw .invalidRequest("messages: at least one message is required") }
-        guard rawMessages.count <= 100_000 else {
-            throw .invalidRequest("messages: List should have at most 100000 items after validation, not \(rawMessages.count)")
-        }
+        guard let messagesValue = body["messages"] else { throw .missing("messages") }
+        guard case .array(let rawMessages) = messagesValue else { throw .notA("list", at: "messages") }
+        guard !rawMessages.isEmpty else { throw .noMessages }
+        guard rawMessages.count <= 100_000 else { throw .tooManyItems(maximum: 100_000, count: rawMessages.count, at: "messages") }
         var messages: [MessagesRequest.Message] = []
         messages.reserveCapacity(rawMessages.count)
         for (i, raw) in rawMessages.enumerated() {
-            messages.append(try validateMessage(raw, index: i, isLast: i == rawMessages.count - 1))
+            messages.append(try validateMessage(raw, index: i, isLast: i == rawMessages.count - 1, dialect: dialect))
         }
         try checkToolResultsFollowToolUses(messages)
 
@@ -83,20 +111,16 @@ public struct RequestValidator: Sendable {
 
         var stream = false
         if let value = body["stream"] {
-            guard case .bool(let b) = value else { throw .invalidRequest("stream: Input should be a valid boolean") }
+            guard case .bool(let b) = value else { throw .notA("boolean", at: "stream") }
             stream = b
         }
 
         var stopSequences: [String] = []
         if let value = body["stop_sequences"], !value.isNull {
-            guard case .array(let items) = value else { throw .invalidRequest("stop_sequences: Input should be a valid list") }
+            guard case .array(let items) = value else { throw .notA("list", at: "stop_sequences") }
             for (i, item) in items.enumerated() {
-                guard case .string(let s) = item else {
-                    throw .invalidRequest("stop_sequences.\(i): Input should be a valid string")
-                }
-                guard s.contains(where: { !$0.isWhitespace }) else {
-                    throw .invalidRequest("stop_sequences: each stop sequence must contain non-whitespace")
-                }
+                guard case .string(let s) = item else { throw .notA("string", at: "stop_sequences.\(i)") }
+                guard s.contains(where: { !$0.isWhitespace }) else { throw .blankStopSequence }
                 stopSequences.append(s)
             }
         }
@@ -104,137 +128,93 @@ public struct RequestValidator: Sendable {
         try validateSampling(body)
         try validateMetadata(body["metadata"])
         if let tier = body["service_tier"] {
-            guard tier == "auto" || tier == "standard_only" else {
-                throw .invalidRequest("service_tier: Input should be 'auto' or 'standard_only'")
+            guard tier == "auto" || tier == "standard_only" || dialect.isNewerThanKnown && tier.stringValue != nil else {
+                throw .notOneOf(["auto", "standard_only"], at: "service_tier")
             }
         }
 
-        let thinking = try validateThinking(body["thinking"], maxTokens: maxTokens)
+        let thinking = try validateThinking(body["thinking"], maxTokens: maxTokens, dialect: dialect)
         let tools = try validateTools(body["tools"])
-        let toolChoice = try validateToolChoice(body["tool_choice"], tools: tools)
+        let toolChoice = try validateToolChoice(body["tool_choice"], tools: tools, dialect: dialect)
+        let output = try validateOutputConfig(body["output_config"], dialect: dialect)
+        var outputSchema = output.schema
+        if let format = body["output_format"], !format.isNull {
+            outputSchema = try validateFormat(format, at: "output_format", dialect: dialect) ?? outputSchema
+        }
 
         if thinking != .disabled {
-            if let t = body["temperature"]?.doubleValue, t != 1 {
-                throw .invalidRequest("`temperature` may only be set to 1 when thinking is enabled or in adaptive mode")
-            }
+            if let t = body["temperature"]?.doubleValue, t != 1 { throw .temperatureWithThinking }
             switch toolChoice {
-            case .any, .tool: throw .invalidRequest("Thinking may not be enabled when tool_choice forces tool use.")
+            case .any, .tool: throw .thinkingWithForcedTool
             default: break
             }
         }
 
         return MessagesRequest(
             body: body, model: model, maxTokens: maxTokens, messages: messages, system: system, stream: stream,
-            stopSequences: stopSequences, tools: tools, toolChoice: toolChoice, thinking: thinking
+            stopSequences: stopSequences, tools: tools, toolChoice: toolChoice, thinking: thinking,
+            outputSchema: outputSchema, effort: output.effort, dialect: dialect
         )
-    }
-
-    /// Checks the rules that depend on the model: that it exists, its output cap, prefill and first-turn rules.
-    /// Returns the catalog entry (the dated id is what answers report).
-    public func validateModel(_ request: MessagesRequest) throws(APIError) -> ModelInfo {
-        guard let info = catalog.model(named: request.model) else {
-            throw .notFound("model: \(request.model)")
-        }
-        if let maxTokens = request.maxTokens, maxTokens > info.maxOutputTokens {
-            throw .invalidRequest(
-                "max_tokens: \(maxTokens) > \(info.maxOutputTokens), which is the maximum allowed number of output tokens for \(info.id)"
-            )
-        }
-        if info.requiresUserFirst, request.messages.first?.role == "assistant" {
-            throw .invalidRequest("messages: first message must use the \"user\" role")
-        }
-        if !info.supportsPrefill, request.messages.last?.role == "assistant" {
-            throw .invalidRequest(
-                "This model does not support assistant message prefill. The conversation must end with a user message."
-            )
-        }
-        if request.thinking != .disabled, !info.supportsThinking {
-            throw .invalidRequest("thinking: \(info.id) does not support extended thinking")
-        }
-        return info
     }
 
     // MARK: - Pieces
 
-    func validateMessage(_ raw: JSONValue, index i: Int, isLast: Bool) throws(APIError) -> MessagesRequest.Message {
-        guard case .object(let message) = raw else {
-            throw .invalidRequest("messages.\(i): Input should be a valid dictionary or object to extract fields from")
-        }
-        guard let roleValue = message["role"] else { throw .invalidRequest("messages.\(i).role: Field required") }
+    func validateMessage(
+        _ raw: JSONValue, index i: Int, isLast: Bool, dialect: RequestDialect
+    ) throws(Refusal) -> MessagesRequest.Message {
+        guard case .object(let message) = raw else { throw .notA("dictionary or object to extract fields from", at: "messages.\(i)") }
+        guard let roleValue = message["role"] else { throw .missing("messages.\(i).role") }
+        // `system` entries inside `messages`: PY 2.10 `types/message_param.py` (Claude Code sends them).
         guard let role = roleValue.stringValue, ["user", "assistant", "system"].contains(role) else {
-            throw .invalidRequest("messages.\(i).role: Input should be 'user' or 'assistant'")
+            throw .notOneOf(["user", "assistant"], at: "messages.\(i).role")
         }
-        guard let content = message["content"] else { throw .invalidRequest("messages.\(i).content: Field required") }
+        guard let content = message["content"] else { throw .missing("messages.\(i).content") }
         let allowEmpty = isLast && role == "assistant"
         switch content {
         case .string(let text):
-            if text.isEmpty && !allowEmpty {
-                throw .invalidRequest(
-                    "messages.\(i): all messages must have non-empty content except for the optional final assistant message"
-                )
-            }
+            if text.isEmpty && !allowEmpty { throw .emptyContent(message: i) }
             return .init(role: role, blocks: [["type": "text", "text": .string(text)]])
         case .array(let items):
-            if items.isEmpty && !allowEmpty {
-                throw .invalidRequest(
-                    "messages.\(i): all messages must have non-empty content except for the optional final assistant message"
-                )
-            }
+            if items.isEmpty && !allowEmpty { throw .emptyContent(message: i) }
             var blocks: [JSONObject] = []
             for (j, item) in items.enumerated() {
-                blocks.append(try validateBlock(item, path: "messages.\(i).content.\(j)"))
+                blocks.append(try validateBlock(item, path: "messages.\(i).content.\(j)", dialect: dialect))
             }
             return .init(role: role, blocks: blocks)
         default:
-            throw .invalidRequest("messages.\(i).content: Input should be a valid string or a valid list")
+            throw .notA("string or a valid list", at: "messages.\(i).content")
         }
     }
 
-    func validateBlock(_ raw: JSONValue, path: String) throws(APIError) -> JSONObject {
-        guard case .object(let block) = raw else {
-            throw .invalidRequest("\(path): Input should be a valid dictionary or object to extract fields from")
+    func validateBlock(_ raw: JSONValue, path: String, dialect: RequestDialect) throws(Refusal) -> JSONObject {
+        guard case .object(let block) = raw else { throw .notA("dictionary or object to extract fields from", at: path) }
+        guard let typeValue = block["type"] else { throw .noTag(at: path) }
+        guard let type = typeValue.stringValue, Self.blockTypes.contains(type) || dialect.isNewerThanKnown else {
+            throw .unknownTag(typeValue.stringValue ?? typeValue.description, expected: Self.blockTypes, at: path)
         }
-        guard let typeValue = block["type"] else {
-            throw .invalidRequest("\(path): Unable to extract tag using discriminator 'type'")
-        }
-        guard let type = typeValue.stringValue, Self.blockTypes.contains(type) else {
-            let expected = Self.blockTypes.map { "'\($0)'" }.joined(separator: ", ")
-            throw .invalidRequest(
-                "\(path): Input tag '\(typeValue.stringValue ?? typeValue.description)' found using 'type' does not match any of the expected tags: \(expected)"
-            )
-        }
-        func requireString(_ key: String) throws(APIError) -> String {
-            guard let value = block[key] else { throw .invalidRequest("\(path).\(type).\(key): Field required") }
-            guard let s = value.stringValue else {
-                throw .invalidRequest("\(path).\(type).\(key): Input should be a valid string")
-            }
+        func requireString(_ key: String) throws(Refusal) -> String {
+            guard let value = block[key] else { throw .missing("\(path).\(type).\(key)") }
+            guard let s = value.stringValue else { throw .notA("string", at: "\(path).\(type).\(key)") }
             return s
         }
         switch type {
         case "text":
             let text = try requireString("text")
-            if text.isEmpty { throw .invalidRequest("messages: text content blocks must be non-empty") }
+            if text.isEmpty { throw .emptyText(in: "messages") }
         case "image", "document":
-            guard let source = block["source"]?.objectValue else {
-                throw .invalidRequest("\(path).\(type).source: Field required")
-            }
+            guard let source = block["source"]?.objectValue else { throw .missing("\(path).\(type).source") }
             let sourceType = source["type"]?.stringValue ?? ""
             if type == "image" {
                 switch sourceType {
                 case "base64":
                     guard let media = source["media_type"]?.stringValue, Self.imageMediaTypes.contains(media) else {
-                        throw .invalidRequest(
-                            "\(path).image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
-                        )
+                        throw .notOneOf(Self.imageMediaTypes, at: "\(path).image.source.base64.media_type")
                     }
-                    guard source["data"]?.stringValue != nil else {
-                        throw .invalidRequest("\(path).image.source.base64.data: Field required")
-                    }
+                    guard source["data"]?.stringValue != nil else { throw .missing("\(path).image.source.base64.data") }
                 case "url", "file": break
                 default:
-                    throw .invalidRequest(
-                        "\(path).image.source: Input tag '\(sourceType)' found using 'type' does not match any of the expected tags: 'base64', 'url', 'file'"
-                    )
+                    if dialect.isNewerThanKnown { break }
+                    throw .unknownTag(sourceType, expected: ["base64", "url", "file"], at: "\(path).image.source")
                 }
             }
         case "thinking":
@@ -245,9 +225,7 @@ public struct RequestValidator: Sendable {
         case "tool_use":
             _ = try requireString("id")
             _ = try requireString("name")
-            guard block["input"]?.objectValue != nil else {
-                throw .invalidRequest("\(path).tool_use.input: Input should be a valid dictionary")
-            }
+            guard block["input"]?.objectValue != nil else { throw .notA("dictionary", at: "\(path).tool_use.input") }
         case "tool_result":
             _ = try requireString("tool_use_id")
             if let content = block["content"] {
@@ -255,10 +233,10 @@ public struct RequestValidator: Sendable {
                 case .string, .null: break
                 case .array(let items):
                     for (k, item) in items.enumerated() {
-                        _ = try validateBlock(item, path: "\(path).tool_result.content.\(k)")
+                        _ = try validateBlock(item, path: "\(path).tool_result.content.\(k)", dialect: dialect)
                     }
                 default:
-                    throw .invalidRequest("\(path).tool_result.content: Input should be a valid string or a valid list")
+                    throw .notA("string or a valid list", at: "\(path).tool_result.content")
                 }
             }
         default:
@@ -267,7 +245,7 @@ public struct RequestValidator: Sendable {
         return block
     }
 
-    func checkToolResultsFollowToolUses(_ messages: [MessagesRequest.Message]) throws(APIError) {
+    func checkToolResultsFollowToolUses(_ messages: [MessagesRequest.Message]) throws(Refusal) {
         for (i, message) in messages.enumerated() where message.role == "assistant" && i + 1 < messages.count {
             let ids = message.blocks.filter { $0["type"]?.stringValue == "tool_use" }.compactMap { $0["id"]?.stringValue }
             guard !ids.isEmpty else { continue }
@@ -276,143 +254,149 @@ public struct RequestValidator: Sendable {
                     .compactMap { $0["tool_use_id"]?.stringValue }
             )
             let missing = ids.filter { !answered.contains($0) }
-            if !missing.isEmpty {
-                throw .invalidRequest(
-                    "messages.\(i): `tool_use` ids were found without `tool_result` blocks immediately after: \(missing.joined(separator: ", ")). Each `tool_use` block must have a corresponding `tool_result` block in the next message."
-                )
-            }
+            if !missing.isEmpty { throw .unansweredToolUse(message: i, ids: missing) }
         }
     }
 
-    func validateSystem(_ value: JSONValue?) throws(APIError) -> String {
+    func validateSystem(_ value: JSONValue?) throws(Refusal) -> String {
         switch value {
         case nil, .null?: return ""
         case .string(let s)?: return s
         case .array(let items)?:
             var texts: [String] = []
             for (i, item) in items.enumerated() {
-                guard case .object(let block) = item else {
-                    throw .invalidRequest("system.\(i): Input should be a valid dictionary or object to extract fields from")
-                }
-                guard block["type"] == "text" else { throw .invalidRequest("system.\(i).type: Input should be 'text'") }
-                guard let text = block["text"]?.stringValue else { throw .invalidRequest("system.\(i).text: Field required") }
-                if text.isEmpty { throw .invalidRequest("system: text content blocks must be non-empty") }
+                guard case .object(let block) = item else { throw .notA("dictionary or object to extract fields from", at: "system.\(i)") }
+                guard block["type"] == "text" else { throw .notOneOf(["text"], at: "system.\(i).type") }
+                guard let text = block["text"]?.stringValue else { throw .missing("system.\(i).text") }
+                if text.isEmpty { throw .emptyText(in: "system") }
                 texts.append(text)
             }
             return texts.joined(separator: "\n")
         default:
-            throw .invalidRequest("system: Input should be a valid string or a valid list")
+            throw .notA("string or a valid list", at: "system")
         }
     }
 
-    func validateSampling(_ body: JSONObject) throws(APIError) {
+    func validateSampling(_ body: JSONObject) throws(Refusal) {
         for key in ["temperature", "top_p"] {
             guard let value = body[key], !value.isNull else { continue }
-            guard let d = value.doubleValue else { throw .invalidRequest("\(key): Input should be a valid number") }
-            if d < 0 { throw .invalidRequest("\(key): Input should be greater than or equal to 0") }
-            if d > 1 { throw .invalidRequest("\(key): Input should be less than or equal to 1") }
+            guard let d = value.doubleValue else { throw .notA("number", at: key) }
+            if d < 0 { throw .below(0, at: key) }
+            if d > 1 { throw .above(1, at: key) }
         }
         if let value = body["top_k"], !value.isNull {
-            guard let n = value.numberValue, n.isInteger else { throw .invalidRequest("top_k: Input should be a valid integer") }
-            if n.doubleValue < 0 { throw .invalidRequest("top_k: Input should be greater than or equal to 0") }
+            guard let n = value.numberValue, n.isInteger else { throw .notA("integer", at: "top_k") }
+            if n.doubleValue < 0 { throw .below(0, at: "top_k") }
         }
     }
 
-    func validateMetadata(_ value: JSONValue?) throws(APIError) {
+    func validateMetadata(_ value: JSONValue?) throws(Refusal) {
         guard let value, !value.isNull else { return }
-        guard case .object(let metadata) = value else {
-            throw .invalidRequest("metadata: Input should be a valid dictionary or object to extract fields from")
-        }
-        for key in metadata.keys where key != "user_id" {
-            throw .invalidRequest("metadata.\(key): Extra inputs are not permitted")
-        }
+        guard case .object(let metadata) = value else { throw .notA("dictionary or object to extract fields from", at: "metadata") }
+        for key in metadata.keys where key != "user_id" { throw .extraInput("metadata.\(key)") }
         switch metadata["user_id"] {
         case nil, .null?: break
-        case .string(let s)?:
-            if s.count > 256 { throw .invalidRequest("metadata.user_id: String should have at most 256 characters") }
-        default: throw .invalidRequest("metadata.user_id: Input should be a valid string")
+        // Claude Code sends a JSON object as a string here (device, account and session ids): ~150 characters.
+        case .string(let s)?: if s.count > 256 { throw .tooLong(maximum: 256, at: "metadata.user_id") }
+        default: throw .notA("string", at: "metadata.user_id")
         }
     }
 
-    func validateThinking(_ value: JSONValue?, maxTokens: Int?) throws(APIError) -> MessagesRequest.Thinking {
+    func validateThinking(
+        _ value: JSONValue?, maxTokens: Int?, dialect: RequestDialect
+    ) throws(Refusal) -> MessagesRequest.Thinking {
         guard let value, !value.isNull else { return .disabled }
-        guard case .object(let thinking) = value else {
-            throw .invalidRequest("thinking: Input should be a valid dictionary or object to extract fields from")
-        }
-        guard let type = thinking["type"]?.stringValue else {
-            throw .invalidRequest("thinking: Unable to extract tag using discriminator 'type'")
-        }
-        func display() throws(APIError) -> Bool {
+        guard case .object(let thinking) = value else { throw .notA("dictionary or object to extract fields from", at: "thinking") }
+        guard let type = thinking["type"]?.stringValue else { throw .noTag(at: "thinking") }
+        func omitted() throws(Refusal) -> Bool {
             switch thinking["display"] {
-            case nil, .null?: return false
-            case "summarized"?: return false
+            case nil, .null?, "summarized"?: return false
             case "omitted"?: return true
-            default: throw .invalidRequest("thinking.\(type).display: Input should be 'summarized' or 'omitted'")
+            // Claude Code's `--verbose` stream-json asks for updates, with its beta.
+            case "updates"? where dialect.enables(.thinkingDisplayUpdates): return false
+            case .string? where dialect.isNewerThanKnown: return false
+            default: throw .notOneOf(["summarized", "omitted"], at: "thinking.\(type).display")
             }
         }
         switch type {
         case "disabled", "between_tools":
             return .disabled
         case "adaptive":
-            for key in thinking.keys where !["type", "display"].contains(key) {
-                throw .invalidRequest("thinking.adaptive.\(key): Extra inputs are not permitted")
+            // `thinking.adaptive.effort` is refused (CAP#52557844740): effort lives in `output_config`.
+            for key in thinking.keys where !["type", "display"].contains(key) && !dialect.isNewerThanKnown {
+                throw .extraInput("thinking.adaptive.\(key)")
             }
-            return .adaptive(omitted: try display())
+            return .adaptive(omitted: try omitted())
         case "enabled":
-            guard let budgetValue = thinking["budget_tokens"] else {
-                throw .invalidRequest("thinking.enabled.budget_tokens: Field required")
-            }
+            guard let budgetValue = thinking["budget_tokens"] else { throw .missing("thinking.enabled.budget_tokens") }
             guard let n = budgetValue.numberValue, n.isInteger, let budget = n.intValue else {
-                throw .invalidRequest("thinking.enabled.budget_tokens: Input should be a valid integer")
+                throw .notA("integer", at: "thinking.enabled.budget_tokens")
             }
-            guard budget >= 1024 else {
-                throw .invalidRequest("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
-            }
-            if let maxTokens, budget >= maxTokens {
-                throw .invalidRequest(
-                    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
-                )
-            }
-            return .enabled(budgetTokens: budget, omitted: try display())
+            guard budget >= 1024 else { throw .below(1024, at: "thinking.enabled.budget_tokens") }
+            if let maxTokens, budget >= maxTokens { throw .budgetNotBelowMaxTokens }
+            return .enabled(budgetTokens: budget, omitted: try omitted())
         default:
-            throw .invalidRequest(
-                "thinking: Input tag '\(type)' found using 'type' does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'"
-            )
+            // A thinking mode newer than this build: answer as adaptive rather than refuse.
+            if dialect.isNewerThanKnown { return .adaptive(omitted: false) }
+            throw .unknownTag(type, expected: ["enabled", "disabled", "adaptive"], at: "thinking")
         }
     }
 
-    func validateTools(_ value: JSONValue?) throws(APIError) -> [MessagesRequest.Tool] {
+    func validateOutputConfig(
+        _ value: JSONValue?, dialect: RequestDialect
+    ) throws(Refusal) -> (schema: JSONValue?, effort: String?) {
+        guard let value, !value.isNull else { return (nil, nil) }
+        guard case .object(let config) = value else {
+            throw .notA("dictionary or object to extract fields from", at: "output_config")
+        }
+        var effort: String?
+        switch config["effort"] {
+        case nil, .null?: break
+        case .string(let level)? where Self.efforts.contains(level) || dialect.isNewerThanKnown: effort = level
+        default: throw .notOneOf(Self.efforts, at: "output_config.effort")
+        }
+        var schema: JSONValue?
+        if let format = config["format"], !format.isNull {
+            schema = try validateFormat(format, at: "output_config.format", dialect: dialect)
+        }
+        return (schema, effort)
+    }
+
+    /// A structured-output format (PY `types/json_output_format_param.py`): `{type: "json_schema", schema}`.
+    func validateFormat(_ format: JSONValue, at path: String, dialect: RequestDialect) throws(Refusal) -> JSONValue? {
+        guard case .object(let object) = format else { throw .notA("dictionary or object to extract fields from", at: path) }
+        guard let type = object["type"]?.stringValue else { throw .noTag(at: path) }
+        guard type == "json_schema" else {
+            if dialect.isNewerThanKnown { return nil }
+            throw .unknownTag(type, expected: ["json_schema"], at: path)
+        }
+        guard let schema = object["schema"] else { throw .missing("\(path).json_schema.schema") }
+        guard case .object = schema else { throw .notA("dictionary", at: "\(path).json_schema.schema") }
+        return schema
+    }
+
+    func validateTools(_ value: JSONValue?) throws(Refusal) -> [MessagesRequest.Tool] {
         guard let value, !value.isNull else { return [] }
-        guard case .array(let items) = value else { throw .invalidRequest("tools: Input should be a valid list") }
+        guard case .array(let items) = value else { throw .notA("list", at: "tools") }
         var tools: [MessagesRequest.Tool] = []
         var names = Set<String>()
         for (i, item) in items.enumerated() {
-            guard case .object(let tool) = item else {
-                throw .invalidRequest("tools.\(i): Input should be a valid dictionary or object to extract fields from")
-            }
+            guard case .object(let tool) = item else { throw .notA("dictionary or object to extract fields from", at: "tools.\(i)") }
             let type = tool["type"]?.stringValue ?? "custom"
-            guard let name = tool["name"]?.stringValue else { throw .invalidRequest("tools.\(i).\(type).name: Field required") }
+            guard let name = tool["name"]?.stringValue else { throw .missing("tools.\(i).\(type).name") }
+            let deferred = tool["defer_loading"]?.boolValue ?? false
             if type == "custom" {
-                guard Self.isValidToolName(name) else {
-                    throw .invalidRequest("tools.\(i).custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'")
-                }
-                guard let schema = tool["input_schema"] else {
-                    throw .invalidRequest("tools.\(i).custom.input_schema: Field required")
-                }
-                guard case .object(let schemaObject) = schema else {
-                    throw .invalidRequest("tools.\(i).custom.input_schema: Input should be a valid dictionary")
-                }
-                guard schemaObject["type"] == "object" else {
-                    throw .invalidRequest("tools.\(i).custom.input_schema.type: Input should be 'object'")
-                }
-                if let d = tool["description"], d.stringValue == nil {
-                    throw .invalidRequest("tools.\(i).custom.description: Input should be a valid string")
-                }
-                tools.append(.init(name: name, description: tool["description"]?.stringValue, inputSchema: schema))
+                guard Self.isValidToolName(name) else { throw .pattern("^[a-zA-Z0-9_-]{1,64}$", at: "tools.\(i).custom.name") }
+                guard let schema = tool["input_schema"] else { throw .missing("tools.\(i).custom.input_schema") }
+                guard case .object(let schemaObject) = schema else { throw .notA("dictionary", at: "tools.\(i).custom.input_schema") }
+                guard schemaObject["type"] == "object" else { throw .notOneOf(["object"], at: "tools.\(i).custom.input_schema.type") }
+                if let d = tool["description"], d.stringValue == nil { throw .notA("string", at: "tools.\(i).custom.description") }
+                tools.append(
+                    .init(name: name, description: tool["description"]?.stringValue, inputSchema: schema, deferred: deferred))
             } else {
-                tools.append(.init(name: name, description: nil, inputSchema: nil))
+                tools.append(.init(name: name, description: nil, inputSchema: nil, deferred: deferred))
             }
-            guard names.insert(name).inserted else { throw .invalidRequest("tools: Tool names must be unique.") }
+            guard names.insert(name).inserted else { throw .duplicateToolNames }
         }
         return tools
     }
@@ -425,13 +409,11 @@ public struct RequestValidator: Sendable {
         }
     }
 
-    func validateToolChoice(_ value: JSONValue?, tools: [MessagesRequest.Tool]) throws(APIError)
-        -> MessagesRequest.ToolChoice
-    {
+    func validateToolChoice(
+        _ value: JSONValue?, tools: [MessagesRequest.Tool], dialect: RequestDialect
+    ) throws(Refusal) -> MessagesRequest.ToolChoice {
         guard let value, !value.isNull else { return tools.isEmpty ? .none : .auto }
-        guard case .object(let choice) = value else {
-            throw .invalidRequest("tool_choice: Input should be a valid dictionary or object to extract fields from")
-        }
+        guard case .object(let choice) = value else { throw .notA("dictionary or object to extract fields from", at: "tool_choice") }
         let type = choice["type"]?.stringValue ?? ""
         let parsed: MessagesRequest.ToolChoice
         switch type {
@@ -439,22 +421,19 @@ public struct RequestValidator: Sendable {
         case "any": parsed = .any
         case "none": parsed = .none
         case "tool":
-            guard let name = choice["name"]?.stringValue else { throw .invalidRequest("tool_choice.tool.name: Field required") }
+            guard let name = choice["name"]?.stringValue else { throw .missing("tool_choice.tool.name") }
             parsed = .tool(name)
         default:
-            throw .invalidRequest(
-                "tool_choice: Input tag '\(type)' found using 'type' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'"
-            )
+            if dialect.isNewerThanKnown { return tools.isEmpty ? .none : .auto }
+            throw .unknownTag(type, expected: ["auto", "any", "tool", "none"], at: "tool_choice")
         }
         if let d = choice["disable_parallel_tool_use"], d.boolValue == nil {
-            throw .invalidRequest("tool_choice.\(type).disable_parallel_tool_use: Input should be a valid boolean")
+            throw .notA("boolean", at: "tool_choice.\(type).disable_parallel_tool_use")
         }
         switch parsed {
         case .any, .tool:
-            if tools.isEmpty { throw .invalidRequest("tool_choice may only be specified while providing tools.") }
-            if case .tool(let name) = parsed, !tools.contains(where: { $0.name == name }) {
-                throw .invalidRequest("tool_choice: Tool '\(name)' not found in tools")
-            }
+            if tools.isEmpty { throw .toolChoiceWithoutTools }
+            if case .tool(let name) = parsed, !tools.contains(where: { $0.name == name }) { throw .toolChoiceNamesNoTool(name) }
         default: break
         }
         return parsed

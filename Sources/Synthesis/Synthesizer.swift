@@ -33,17 +33,25 @@ public struct Synthesizer: Sendable {
         var thinkingTokens = 0
         let topic = request.lastUserTextWithToolResults
 
-        // Thinking comes first and spends from the same budget.
+        // Thinking comes first and spends from the same budget. Right after a tool result the turn goes on
+        // without thinking again, unless thinking interleaves (its beta, or adaptive mode).
+        let thinksNow = !request.endsWithToolResult || request.interleavesThinking
         switch request.thinking {
         case .disabled:
             break
-        case .enabled(_, let omitted), .adaptive(let omitted):
+        case .enabled, .adaptive:
+            guard thinksNow else { break }
+            let omitted =
+                switch request.thinking {
+                case .enabled(_, let omitted), .adaptive(let omitted): omitted
+                case .disabled: false
+                }
             if topic.contains(Self.redactedThinkingTrigger) {
                 content.append(.redactedThinking(.init(data: signature(fingerprint, label: "redacted", length: 180))))
                 thinkingTokens = 40
             } else {
                 var composer = TextComposer(seed: random.next())
-                var pieces = composer.thinking(topic: topic, sentences: random.int(in: 2...5))
+                var pieces = composer.thinking(topic: topic, sentences: random.int(in: Self.thinkingSentences(request.effort)))
                 var limit = budget
                 if case .enabled(let budgetTokens, _) = request.thinking { limit = min(limit, budgetTokens) }
                 if case .adaptive = request.thinking { limit = max(1, budget / 2) }
@@ -61,12 +69,12 @@ public struct Synthesizer: Sendable {
         // Whether this turn calls a tool: forced choices always do; `auto` sometimes does, but never right after
         // a tool result, so an agent loop driven by synthetic answers always ends.
         var tool: MessagesRequest.Tool?
-        let callable = request.tools.filter { $0.inputSchema != nil }
+        let callable = request.tools.filter { $0.inputSchema != nil && !$0.deferred }
         switch request.toolChoice {
         case .any: tool = callable.isEmpty ? nil : random.pick(callable)
-        case .tool(let name): tool = callable.first { $0.name == name }
+        case .tool(let name): tool = request.tools.first { $0.name == name && $0.inputSchema != nil }
         case .auto:
-            if !callable.isEmpty, !request.endsWithToolResult, random.chance(50) { tool = random.pick(callable) }
+            if !request.endsWithToolResult { tool = ToolPicker.tool(namedIn: request.lastUserText, among: callable) }
         case .none: break
         }
 
@@ -77,6 +85,10 @@ public struct Synthesizer: Sendable {
             if request.toolChoice == .auto {
                 textPieces = TextComposer.pieces(of: "I'll use the \(tool.name) tool for this.")
             }
+        } else if let schema = request.outputSchema {
+            // Structured output: the text is one JSON value that validates against the schema.
+            var instance = SchemaInstance(schema: schema, seed: random.next(), hint: topic)
+            textPieces = TextComposer.pieces(of: JSONWriter.string(instance.make()))
         } else {
             textPieces = composer.reply(topic: topic, sentences: random.int(in: 1...4))
             if let first = request.stopSequences.first {
@@ -141,6 +153,17 @@ public struct Synthesizer: Sendable {
         return Message(
             id: Identifier.make(prefix: Identifier.message, seed: fingerprint.bytes), model: model.id,
             content: content, stopReason: stopReason, stopSequence: stopSequence, usage: usage)
+    }
+
+    /// How many sentences of thinking an `output_config.effort` level gets: more effort, longer thought.
+    static func thinkingSentences(_ effort: String?) -> ClosedRange<Int> {
+        switch effort {
+        case "low": 1...2
+        case "medium": 2...3
+        case "xhigh": 4...7
+        case "max": 6...9
+        default: 2...5
+        }
     }
 
     /// The earliest stop sequence in `text` (ties go to the sequence listed first).

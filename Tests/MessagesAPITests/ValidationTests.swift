@@ -203,6 +203,115 @@ struct ValidationTests {
             }, endpoint: .countTokens)
     }
 
+    /// Validates the base request edited by `edit` under `dialect`, shape only.
+    func shape(_ dialect: RequestDialect, _ edit: (inout JSONObject) -> Void, endpoint: RequestValidator.Endpoint = .messages)
+        throws(APIError) -> MessagesRequest
+    {
+        var body = try! RequestValidator.parseBody(Array(Self.base.utf8))
+        edit(&body)
+        return try validator.validateShape(body, endpoint: endpoint, dialect: dialect)
+    }
+
+    @Test func betaFieldsNeedTheirBeta() throws {
+        let thread: (inout JSONObject) -> Void = { $0["thread"] = ["type": "create"] }
+        #expect(throws: APIError.invalidRequest("thread: Extra inputs are not permitted")) { try shape(.plain, thread) }
+        _ = try shape(RequestDialect(betas: ["message-threads-2026-08-12"]), thread)
+        let edits: (inout JSONObject) -> Void = {
+            $0["context_management"] = ["edits": [["type": "clear_thinking_20251015", "keep": "all"]]]
+        }
+        #expect(throws: APIError.invalidRequest("context_management: Extra inputs are not permitted")) { try shape(.plain, edits) }
+        _ = try shape(RequestDialect(anthropicBeta: ["claude-code-20250219,context-management-2025-06-27"], version: "2023-06-01"), edits)
+        _ = try shape(
+            RequestDialect(betas: ["mcp-client-2025-11-20"]),
+            {
+                $0["max_tokens"] = nil
+                $0["mcp_servers"] = []
+            }, endpoint: .countTokens)
+    }
+
+    @Test func aBetaOrVersionNewerThanThisBuildIsNeverRefusedForWhatIsMerelyUnknown() throws {
+        let newer = RequestDialect(betas: ["shiny-thing-2027-01-01"])
+        #expect(newer.isNewerThanKnown)
+        #expect(RequestDialect(betas: [], version: "2027-03-01").isNewerThanKnown)
+        #expect(!RequestDialect(anthropicBeta: [" interleaved-thinking-2025-05-14 , effort "], version: "2023-06-01").betas.isEmpty)
+        _ = try shape(newer) {
+            $0["shiny"] = ["on": true]
+            $0["thinking"] = ["type": "adaptive", "display": "narrated", "budget": 3]
+            $0["output_config"] = ["effort": "ultra"]
+            $0["messages"] = [["role": "user", "content": [["type": "hologram", "data": "x"]]]]
+        }
+        // What the API is known to refuse stays refused, whatever the headers say.
+        #expect(throws: APIError.invalidRequest("max_tokens: Extra inputs are not permitted")) {
+            try shape(newer, { _ in }, endpoint: .countTokens)
+        }
+        #expect(throws: APIError.invalidRequest("messages: at least one message is required")) {
+            try shape(newer) { $0["messages"] = [] }
+        }
+    }
+
+    @Test func claudeCodesFieldsAreAccepted() throws {
+        let dialect = RequestDialect(
+            anthropicBeta: [
+                "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,advanced-tool-use-2025-11-20,effort-2025-11-24,thinking-display-updates-2026-08-18"
+            ], version: "2023-06-01")
+        let request = try shape(dialect) {
+            $0["thinking"] = ["type": "adaptive", "display": "updates"]
+            $0["output_config"] = ["effort": "xhigh"]
+            $0["metadata"] = ["user_id": #"{"device_id":"d","account_uuid":"","session_id":"0b1f"}"#]
+            $0["tools"] = [["name": "Read", "defer_loading": true, "input_schema": ["type": "object"]]]
+            $0["messages"] = [["role": "system", "content": "env"], ["role": "user", "content": "Hi"]]
+        }
+        #expect(request.effort == "xhigh")
+        #expect(request.tools.first?.deferred == true)
+        // Without its beta, `updates` is refused as pydantic would.
+        #expect(throws: APIError.invalidRequest("thinking.adaptive.display: Input should be 'summarized' or 'omitted'")) {
+            try shape(.plain) { $0["thinking"] = ["type": "adaptive", "display": "updates"] }
+        }
+    }
+
+    @Test func outputConfig() throws {
+        let schema: JSONValue = ["type": "object", "properties": ["a": ["type": "integer"]], "required": ["a"]]
+        let request = try shape(.plain) { $0["output_config"] = ["format": ["type": "json_schema", "schema": schema]] }
+        #expect(request.outputSchema == schema)
+        let beta = try shape(RequestDialect(betas: ["structured-outputs-2025-11-13"])) {
+            $0["output_format"] = ["type": "json_schema", "schema": schema]
+        }
+        #expect(beta.outputSchema == schema)
+        expectError(400, "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'") {
+            $0["output_config"] = ["effort": "ultra"]
+        }
+        expectError(400, "output_config.format.json_schema.schema: Field required") {
+            $0["output_config"] = ["format": ["type": "json_schema"]]
+        }
+        expectError(
+            400, "output_config.format: Input tag 'xml' found using 'type' does not match any of the expected tags: 'json_schema'"
+        ) { $0["output_config"] = ["format": ["type": "xml"]] }
+        expectError(400, "output_format: Extra inputs are not permitted") {
+            $0["output_format"] = ["type": "json_schema", "schema": schema]
+        }
+    }
+
+    /// Every refusal says where the real API is seen refusing it, and is worded as the API words it.
+    @Test func everyRefusalHasASource() {
+        let samples: [Refusal] = [
+            .missing("a"), .extraInput("a"), .notA("string", at: "a"), .notOneOf(["x"], at: "a"),
+            .unknownTag("t", expected: ["x"], at: "a"), .noTag(at: "a"), .tooShort(minimum: 1, at: "a"),
+            .tooLong(maximum: 2, at: "a"), .tooManyItems(maximum: 1, count: 2, at: "a"), .below(0, at: "a"),
+            .above(1, at: "a"), .pattern("p", at: "a"), .unparsable(detail: "d"), .notAnObject, .noMessages,
+            .emptyContent(message: 0), .emptyText(in: "system"), .unansweredToolUse(message: 0, ids: ["t"]),
+            .blankStopSequence, .temperatureWithThinking, .thinkingWithForcedTool, .budgetNotBelowMaxTokens,
+            .duplicateToolNames, .toolChoiceWithoutTools, .toolChoiceNamesNoTool("t"),
+            .maxTokensAboveModel(2, cap: 1, model: "m"), .assistantFirst, .prefillUnsupported,
+            .thinkingUnsupported(model: "m"), .unknownModel("m"),
+        ]
+        for refusal in samples {
+            #expect(!refusal.source.isEmpty && !refusal.message.isEmpty)
+            #expect(APIError(refusal).status == refusal.status)
+        }
+        #expect(Refusal.notOneOf(["a", "b", "c"], at: "x").message == "x: Input should be 'a', 'b' or 'c'")
+        #expect(Refusal.unknownModel("m").status == 404)
+    }
+
     @Test(arguments: [
         ("{", "There was an error parsing the body of your request: unexpected end of input at byte 1"),
         ("[1]", "Input should be a valid dictionary or object to extract fields from"),

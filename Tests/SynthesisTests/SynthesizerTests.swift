@@ -1,6 +1,7 @@
 import MessagesAPI
-import Synthesis
 import Testing
+
+@testable import Synthesis
 
 /// Builds a validated request from JSON text and synthesizes its answer.
 func synthesize(_ text: String) throws -> (message: JSONValue, request: MessagesRequest) {
@@ -113,16 +114,87 @@ struct SynthesizerTests {
         #expect(violation(of: call["input"]!, against: schema) == nil)
     }
 
-    @Test func autoSometimesCallsAToolButNeverAfterAToolResult() throws {
-        var called = 0
-        for i in 0..<20 {
-            let message = try synthesize(request(#","tools":[\#(Self.weatherTool)]"#, prompt: "Weather \(i)?")).message
-            if message["stop_reason"] == "tool_use" { called += 1 }
+    @Test func autoCallsTheToolThePromptNamesAndNoneOtherwise() throws {
+        for prompt in ["What is the weather in Oslo?", "Use get_weather for Paris", "Please GET WEATHER now"] {
+            let message = try synthesize(request(#","tools":[\#(Self.weatherTool)]"#, prompt: prompt)).message
+            #expect(message["stop_reason"] == "tool_use", "\(prompt)")
+            #expect(blocks(message).last?["name"] == "get_weather")
         }
-        #expect(called > 0 && called < 20)
+        for prompt in ["Tell me a joke", "Say hello in five words", "Summarize tapes"] {
+            let message = try synthesize(request(#","tools":[\#(Self.weatherTool)]"#, prompt: prompt)).message
+            #expect(message["stop_reason"] == "end_turn", "\(prompt)")
+        }
+        // A deferred tool is not in the model's context: naming it calls nothing.
+        let deferred = Self.weatherTool.replacing(#""name":"get_weather","#, with: #""name":"get_weather","defer_loading":true,"#)
+        #expect(try synthesize(request(#","tools":[\#(deferred)]"#, prompt: "Weather in Oslo?")).message["stop_reason"] == "end_turn")
         let afterResult =
             #"{"model":"claude-sonnet-4-5","max_tokens":500,"tools":[\#(Self.weatherTool)],"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"Sunny"}]}]}"#
         #expect(try synthesize(afterResult).message["stop_reason"] == "end_turn")
+    }
+
+    @Test func toolPickerReadsNamesAndShortDescriptions() {
+        let tools: [MessagesRequest.Tool] = [
+            .init(name: "WebSearch", description: "Search the web", inputSchema: ["type": "object"]),
+            .init(name: "lookup_stock", description: "Stock prices for a ticker symbol", inputSchema: ["type": "object"]),
+        ]
+        #expect(ToolPicker.tool(namedIn: "search for tapes", among: tools)?.name == "WebSearch")
+        #expect(ToolPicker.tool(namedIn: "what does ACME's ticker trade at?", among: tools)?.name == "lookup_stock")
+        #expect(ToolPicker.tool(namedIn: "hello there", among: tools) == nil)
+        #expect(ToolPicker.words(of: "WebSearch get_weather") == ["web", "search", "get", "weather"])
+    }
+
+    @Test(arguments: SynthesizerTests.schemas)
+    func structuredOutputIsJSONThatValidates(_ schemaText: String) throws {
+        let schema = try JSONParser.parse(schemaText)
+        for extra in [
+            #","output_config":{"format":{"type":"json_schema","schema":\#(schemaText)}}"#,
+            #","output_config":{"effort":"low","format":{"type":"json_schema","schema":\#(schemaText)}},"thinking":{"type":"adaptive"}"#,
+        ] {
+            let (message, _) = try synthesize(request(extra, maxTokens: 4096))
+            #expect(message["stop_reason"] == "end_turn")
+            let answer = try JSONParser.parse(text(message))
+            #expect(violation(of: answer, against: schema) == nil, "\(text(message))")
+            #expect(JSONWriter.bytes(try synthesize(request(extra, maxTokens: 4096)).message) == JSONWriter.bytes(message))
+        }
+    }
+
+    @Test func thinkingInterleavesAfterAToolResultOnlyWithItsBetaOrInAdaptiveMode() throws {
+        func answer(_ thinking: String, betas: [String]) throws -> [JSONValue] {
+            let text =
+                #"{"model":"claude-sonnet-4-5","max_tokens":4000,"thinking":\#(thinking),"tools":[\#(Self.weatherTool)],"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"Sunny"}]}]}"#
+            let body = try RequestValidator.parseBody(Array(text.utf8))
+            let request = try RequestValidator().validateShape(body, endpoint: .messages, dialect: RequestDialect(betas: betas))
+            let model = try RequestValidator().validateModel(request)
+            let fingerprint = Fingerprint(method: "POST", path: "/v1/messages", body: .object(body))
+            return blocks(Synthesizer().message(for: request, model: model, fingerprint: fingerprint).json)
+        }
+        let enabled = #"{"type":"enabled","budget_tokens":1024}"#
+        #expect(try answer(enabled, betas: []).first?["type"] == "text")
+        #expect(try answer(enabled, betas: ["interleaved-thinking-2025-05-14"]).first?["type"] == "thinking")
+        #expect(try answer(#"{"type":"adaptive"}"#, betas: []).first?["type"] == "thinking")
+    }
+
+    @Test func moreEffortThinksLonger() throws {
+        func thinkingLength(_ effort: String) throws -> Int {
+            try (0..<12).map { i in
+                let message = try synthesize(
+                    request(
+                        #","thinking":{"type":"adaptive"},"output_config":{"effort":"\#(effort)"}"#, prompt: "Plan \(i)", maxTokens: 8000)
+                ).message
+                return blocks(message).first?["thinking"]?.stringValue?.count ?? 0
+            }.reduce(0, +)
+        }
+        #expect(try thinkingLength("low") < thinkingLength("high"))
+        #expect(try thinkingLength("high") < thinkingLength("max"))
+    }
+
+    @Test func answersThePersonsWordsNotTheSystemReminders() throws {
+        let body =
+            #"{"model":"claude-sonnet-4-5","max_tokens":300,"messages":[{"role":"system","content":"cwd: /tmp/x"},{"role":"user","content":[{"type":"text","text":"<system-reminder>\nToday's date is 2026-12-01.\n</system-reminder>"},{"type":"text","text":"<system-reminder>skills</system-reminder>\nExplain cassettes"}]}]}"#
+        let (message, request) = try synthesize(body)
+        #expect(request.lastUserText == "Explain cassettes")
+        #expect(text(message).contains("Explain cassettes"))
+        #expect(!text(message).contains("system-reminder"))
     }
 
     static let schemas: [String] = [

@@ -126,7 +126,7 @@ final class ReplaySource: AnswerSource {
         }
         var inputTokens = 0
         if let body = request.body?.objectValue,
-            let request = try? RequestValidator(catalog: catalog).validateShape(body, endpoint: .messages)
+            let request = try? RequestValidator(catalog: catalog).validateShape(body, endpoint: .messages, dialect: .lenient)
         {
             inputTokens = TokenEstimator.inputTokens(for: request)
         }

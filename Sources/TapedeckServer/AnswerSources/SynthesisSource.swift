@@ -21,11 +21,12 @@ struct SynthesisSource: AnswerSource {
     }
 
     func check(_ request: IncomingRequest) throws(APIError) {
-        _ = try validator.validateShape(request.body?.objectValue ?? JSONObject(), endpoint: endpoint)
+        _ = try validator.validateShape(request.body?.objectValue ?? JSONObject(), endpoint: endpoint, dialect: request.dialect)
     }
 
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
-        let parsed = try validator.validateShape(request.body?.objectValue ?? JSONObject(), endpoint: endpoint)
+        let parsed = try validator.validateShape(
+            request.body?.objectValue ?? JSONObject(), endpoint: endpoint, dialect: request.dialect)
         let model = try validator.validateModel(parsed)
         let headers = HeaderPolicy.made(seed: request.fingerprint.bytes)
         switch endpoint {

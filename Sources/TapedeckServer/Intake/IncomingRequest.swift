@@ -52,6 +52,15 @@ struct IncomingRequest: Sendable {
     /// Whether the client asked for a stream (`"stream": true`).
     var wantsStream: Bool { body?["stream"] == .bool(true) }
 
+    /// The betas and version its headers name, which decide what validation accepts.
+    var dialect: RequestDialect {
+        RequestDialect(
+            anthropicBeta: headers[values: Self.anthropicBeta], version: headers[Self.anthropicVersion])
+    }
+
+    static let anthropicBeta = HTTPField.Name("anthropic-beta")!  // lint: allow a valid constant header name
+    static let anthropicVersion = HTTPField.Name("anthropic-version")!  // lint: allow a valid constant header name
+
     /// The model the body names, if any.
     var model: String? { body?["model"]?.stringValue }
 }
