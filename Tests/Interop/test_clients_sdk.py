@@ -7,12 +7,15 @@ the agent loop's end, and every model id the SDK lists.
 * ``beta.messages.tool_runner`` with a ``@beta_tool`` (it sends ``thread`` and beta ``message-threads-2026-08-12``):
   the tool is called, then the loop ends with ``end_turn`` text.
 * After a ``tool_result``, synthesis answers text with ``end_turn`` unless ``tool_choice`` forces a tool.
-* Every id in the SDK's ``ModelParam`` is served (``messages.create`` and ``models.retrieve``).
+* Every id in the SDK's ``ModelParam`` is served (``messages.create`` and ``models.retrieve``), and the models in
+  its ``DEPRECATED_MODELS`` carry that end-of-life date as ``retires_at``.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import typing
 from typing import Literal
 
@@ -24,6 +27,7 @@ import anthropic  # noqa: E402
 import jsonschema  # noqa: E402
 import pydantic  # noqa: E402
 from anthropic import beta_tool  # noqa: E402
+from anthropic._data import DEPRECATED_MODELS  # noqa: E402
 from anthropic.types import model_param  # noqa: E402
 
 from support import MODEL, text_of, user  # noqa: E402
@@ -237,3 +241,16 @@ def test_every_sdk_model_id_is_served(client: anthropic.Anthropic, model: str) -
     assert message.stop_reason in ("end_turn", "max_tokens")
     info = client.models.retrieve(model)
     assert info.id == model or info.id.startswith(model), info
+
+
+def end_of_life(text: str) -> datetime.date:
+    """The SDK's ``DEPRECATED_MODELS`` dates read like "November 30th, 2026"."""
+    return datetime.datetime.strptime(re.sub(r"(\d+)(st|nd|rd|th)", r"\1", text), "%B %d, %Y").date()
+
+
+@pytest.mark.parametrize("model", sorted(DEPRECATED_MODELS))
+def test_sdk_deprecated_models_carry_their_end_of_life(client: anthropic.Anthropic, model: str) -> None:
+    info = client.models.retrieve(model).model_dump(mode="json")
+    dates = {k: info.get(k) for k in ("id", "deprecated_at", "retires_at")}
+    assert info.get("deprecated_at"), dates
+    assert (info.get("retires_at") or "")[:10] == end_of_life(DEPRECATED_MODELS[model]).isoformat(), dates
