@@ -51,6 +51,19 @@ def test_claude_code_synthesis_on_empty_cassette() -> None:
     assert "system-reminder" not in result["result"], result["result"]
 
 
+def test_claude_code_synthesis_is_the_same_in_another_directory() -> None:
+    """Synthesis answers the user's words: two runs in fresh directories (new paths, new session ids) get the same
+    session, request by request."""
+    with start_tapedeck("--on-miss", "synthesize") as server:
+        first = run_claude(server.base_url, PROMPT)
+        second = run_claude(server.base_url, PROMPT)
+        entries = journal(server.base_url)
+    assert_succeeded(first), assert_succeeded(second)
+    assert first.result["result"] == second.result["result"]
+    assert first.result["num_turns"] == second.result["num_turns"]
+    assert len(entries) % 2 == 0, describe(entries)
+
+
 def test_claude_code_stream_json_verbose_synthesis() -> None:
     """``--output-format stream-json --verbose`` adds ``thinking.display: "updates"`` (beta
     ``thinking-display-updates-2026-08-18``); Claude Code drops it silently after a 400, so check every answer."""
@@ -81,7 +94,7 @@ def test_claude_code_record_then_replay_in_a_fresh_directory(tmp_path: Path) -> 
         replayed = journal(server.base_url)
         missed = misses(server.base_url)
         log = server.output()
-    diffs = [f"  miss at {m.get('diff', {}).get('path')}" for m in missed]
+    diffs = [f"  miss at {(m.get('diff') or {}).get('path')}" for m in missed]
     assert_all_answered(replayed, "recorded", diffs + [log[-3000:]])
     assert len(replayed) == len(recorded), (
         f"recorded {len(recorded)} requests, the replay sent {len(replayed)}\n"
