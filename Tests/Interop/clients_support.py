@@ -84,7 +84,7 @@ class ClaudeRun:
     result: Optional[dict]  # the `--output-format json` result object, when stdout held one
 
     def explain(self) -> str:
-        return f"exit {self.returncode}\n--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}"
+        return f"exit {self.returncode}\n--- stdout (end) ---\n{self.stdout[-1500:]}\n--- stderr (end) ---\n{self.stderr[-1500:]}"
 
 
 def _last_json_object(text: str) -> Optional[dict]:
