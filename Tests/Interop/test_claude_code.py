@@ -18,8 +18,20 @@ import pytest
 
 pytest.importorskip("claude_agent_sdk", reason="the Claude Code CLI comes with claude-agent-sdk (requirements-clients.txt)")
 
-from clients_support import ClaudeRun, assert_all_answered, claude_cli, describe, journal, misses, run_claude  # noqa: E402
-from support import start_fake_upstream, start_tapedeck  # noqa: E402
+from clients_support import (  # noqa: E402
+    DISALLOWED_TOOLS,
+    QUIET_ENV,
+    ClaudeRun,
+    assert_all_answered,
+    claude_cli,
+    describe,
+    journal,
+    misses,
+    run_claude,
+)
+from support import REPO_ROOT, start_fake_upstream, start_tapedeck  # noqa: E402
+
+RECIPE = REPO_ROOT / "docs" / "recipes" / "claude-code.md"
 
 PROMPT = "Say hello in one short sentence."
 
@@ -103,3 +115,11 @@ def test_claude_code_record_then_replay_in_a_fresh_directory(tmp_path: Path) -> 
     assert_succeeded(replay_run)
     assert replay_run.result["result"] == recorded_run.result["result"]
     assert replay_run.result["session_id"] != recorded_run.result["session_id"]
+
+
+def test_the_recipe_holds_what_these_tests_run() -> None:
+    recipe = RECIPE.read_text()
+    assert f'--disallowedTools "{DISALLOWED_TOOLS}"' in recipe
+    for name in QUIET_ENV:
+        assert name in recipe, f"docs/recipes/claude-code.md does not set {name}"
+    assert "--on-miss error" in recipe and "--mode record" in recipe and "ANTHROPIC_BASE_URL" in recipe
