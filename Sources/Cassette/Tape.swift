@@ -152,9 +152,17 @@ public final class Tape: Sendable {
             }
             let label = "interaction \(closestID)"
             guard let path else { return "no recorded interaction matches; closest is \(label)" }
+            // Two long strings (a system prompt, an environment block) are shown from a little before the first
+            // character where they part: their shared beginning says nothing.
+            var skip = 0
+            if case .string(let a)? = expected, case .string(let b)? = got {
+                let shared = zip(a, b).prefix { $0 == $1 }.count
+                if shared > 40 { skip = shared - 20 }
+            }
             func show(_ value: JSONValue?) -> String {
                 guard let value else { return "(absent)" }
-                let text = JSONWriter.string(value)
+                var text = JSONWriter.string(value)
+                if skip > 0 { text = "\"..." + text.dropFirst(skip + 1) }
                 return text.count > 80 ? String(text.prefix(77)) + "..." : text
             }
             return

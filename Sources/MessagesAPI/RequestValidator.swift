@@ -29,11 +29,15 @@ public struct RequestValidator: Sendable {
         "compaction": .compaction, "fallbacks": .fallbacks, "fallback_credit_token": .fallbackCredit,
         "billing_policy": .billingPolicy, "output_format": .structuredOutputsBeta,
     ]
+    /// Input block types, in messages and inside `tool_result` content (PY 2.10 `types/content_block_param.py`,
+    /// `types/tool_result_block_param.py` and their `types/beta/` versions: Claude Code's tool search sends
+    /// `tool_reference` blocks in tool results).
     static let blockTypes = [
         "text", "image", "document", "search_result", "thinking", "redacted_thinking", "tool_use", "tool_result",
         "server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
         "bash_code_execution_tool_result", "text_editor_code_execution_tool_result", "tool_search_tool_result",
-        "mcp_tool_use", "mcp_tool_result", "container_upload",
+        "mcp_tool_use", "mcp_tool_result", "container_upload", "tool_reference", "browser_state",
+        "advisor_tool_result", "compaction", "fallback", "mcp_tool_listing", "tool_addition", "tool_removal",
     ]
     static let imageMediaTypes = ["image/jpeg", "image/png", "image/gif", "image/webp"]
     static let efforts = ["low", "medium", "high", "xhigh", "max"]

@@ -221,6 +221,8 @@ public struct SchemaInstance {
     mutating func string(_ s: JSONObject, name: String) -> String {
         let minLength = min(max(0, s["minLength"]?.intValue ?? 0), Self.maxLength)
         let maxLength = max(0, s["maxLength"]?.intValue ?? Int.max)
+        // A pattern decides the whole string when it is in the subset PatternString writes.
+        if let pattern = s["pattern"]?.stringValue, let text = PatternString.make(pattern, random: &random) { return text }
         var text: String
         switch s["format"]?.stringValue {
         case "date": text = "2025-0\(random.int(in: 1...9))-1\(random.int(in: 0...9))"

@@ -263,6 +263,19 @@ struct ValidationTests {
         }
         #expect(request.effort == "xhigh")
         #expect(request.tools.first?.deferred == true)
+        // Tool search answers with tool references inside a tool result: a plain block type since SDK 2.10.
+        _ = try shape(.plain) {
+            $0["messages"] = [
+                ["role": "user", "content": "Find a tool"],
+                ["role": "assistant", "content": [["type": "tool_use", "id": "toolu_1", "name": "ToolSearch", "input": [:]]]],
+                [
+                    "role": "user",
+                    "content": [
+                        ["type": "tool_result", "tool_use_id": "toolu_1", "content": [["type": "tool_reference", "tool_name": "Read"]]]
+                    ],
+                ],
+            ]
+        }
         // Without its beta, `updates` is refused as pydantic would.
         #expect(throws: APIError.invalidRequest("thinking.adaptive.display: Input should be 'summarized' or 'omitted'")) {
             try shape(.plain) { $0["thinking"] = ["type": "adaptive", "display": "updates"] }

@@ -296,3 +296,32 @@ struct HostileSchemaTests {
         #expect(lots["stop_sequence"] == "STOP")
     }
 }
+
+@Suite("Strings from patterns")
+struct PatternStringTests {
+    @Test(arguments: [
+        "^[A-Z]{3}$", #"^\d{3}-\d{4}$"#, "^(foo|bar)+baz?$", "^[a-z0-9_-]{3,16}$", #"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"#,
+        "^#[0-9a-fA-F]{6}$", #"^(?:[01]\d|2[0-3]):[0-5]\d$"#, #"^\w+\.json$"#, "ab*c+?d{2,}", "^$",
+    ])
+    func writesAStringThePatternMatches(_ pattern: String) throws {
+        let regex = try Regex(pattern)
+        for seed in 0..<20 {
+            var random = SeededGenerator(seed: UInt64(seed))
+            let text = try #require(PatternString.make(pattern, random: &random), "\(pattern)")
+            #expect(try regex.firstMatch(in: text) != nil, "\(pattern) → \(text)")
+        }
+    }
+
+    @Test func patternsOutsideTheSubsetFallBackAndHugeRepeatsStayBounded() throws {
+        var random = SeededGenerator(seed: 1)
+        #expect(PatternString.make("(?=x)y", random: &random) == nil)
+        #expect(PatternString.make(#"(a)\1"#, random: &random) == nil)
+        #expect(PatternString.make("[z-a]", random: &random) == nil)
+        #expect((PatternString.make("a{1000000000}", random: &random)?.count ?? 0) <= PatternString.maxLength)
+        // In a schema, a pattern outside the subset still gives a string.
+        var instance = SchemaInstance(schema: ["type": "string", "pattern": "(?<=x)y"], seed: 3)
+        #expect(instance.make().stringValue != nil)
+        var strict = SchemaInstance(schema: ["type": "string", "pattern": "^[A-Z]{3}$"], seed: 3)
+        #expect(try Regex("^[A-Z]{3}$").wholeMatch(in: strict.make().stringValue ?? "") != nil)
+    }
+}
