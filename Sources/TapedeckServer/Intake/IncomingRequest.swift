@@ -16,6 +16,8 @@ struct IncomingRequest: Sendable {
     /// The body as JSON after redaction: what is matched and stored.
     var body: JSONValue?
     var fingerprint: Fingerprint
+    /// How it was matched (ignored paths, normalization): a miss is explained with the same rules.
+    var matcher: RequestMatcher
     /// The cassette it selects; `nil` is the default one.
     var cassette: String?
     /// Faults the request asked for in its `tapedeck-fault` header.
@@ -30,8 +32,9 @@ struct IncomingRequest: Sendable {
 
     init(
         method: String, path: String, query: String? = nil, headers: HTTPFields = [:],
-        rawBody: [UInt8] = [], body: JSONValue? = nil, fingerprint: Fingerprint, cassette: String? = nil,
-        faults: Faults? = nil, client: ClientConnection = ClientConnection(), trace: RequestTrace = RequestTrace()
+        rawBody: [UInt8] = [], body: JSONValue? = nil, fingerprint: Fingerprint, matcher: RequestMatcher = .standard,
+        cassette: String? = nil, faults: Faults? = nil, client: ClientConnection = ClientConnection(),
+        trace: RequestTrace = RequestTrace()
     ) {
         self.method = method
         self.path = path
@@ -40,6 +43,7 @@ struct IncomingRequest: Sendable {
         self.rawBody = rawBody
         self.body = body
         self.fingerprint = fingerprint
+        self.matcher = matcher
         self.cassette = cassette
         self.faults = faults
         self.client = client
