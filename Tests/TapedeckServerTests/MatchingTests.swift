@@ -147,4 +147,56 @@ struct MatchingTests {
         #expect(error?.code == .invalidMatchNormalizer)
         #expect(error?.description.contains("--match-normalize '([unclosed=>x'") == true)
     }
+
+    // MARK: request ids
+
+    @Test func requestIDsAreDistinctForDistinctRequestsAndTheSameOnARerun() async throws {
+        let hello = #"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}"#
+        let helloStream = #"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}"#
+        let unknownModel = #"{"model":"gpt-4o","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}"#
+        let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
+        @Sendable func run() async throws -> [String] {
+            try await withTapedeck(testConfiguration { $0.cassettePath = cassette }) { base in
+                let replies = [
+                    try await send(base, "/v1/no-such-path", method: .GET),
+                    try await send(base, "/v1/another-path", method: .GET),
+                    try await send(base, "/v1/messages", body: unknownModel),
+                    try await send(base, "/v1/messages", body: unknownModel.replacing("gpt-4o", with: "gpt-5")),
+                    try await send(base, "/v1/messages", body: helloStream),
+                    try await send(base, "/v1/messages", body: hello),
+                    try await send(base, "/v1/messages", body: hello),
+                    try await send(base, "/v1/models", method: .GET),
+                    try await send(base, "/v1/models?limit=1", method: .GET),
+                ]
+                #expect(replies.map(\.status) == [404, 404, 404, 404, 200, 200, 200, 200, 200])
+                for reply in replies where reply.status == 404 {
+                    #expect(reply.json?["request_id"]?.stringValue == reply.header("request-id"))
+                }
+                return replies.map { $0.header("request-id") ?? "" }
+            }
+        }
+        let ids = try await run()
+        #expect(ids.allSatisfy { Identifier.isWellFormed($0, prefix: "req_") })
+        #expect(Set(ids).count == ids.count, "every request its own id: \(ids)")
+        #expect(try await run() == ids, "a rerun gets the same ids")
+    }
+
+    @Test func replayedRecordingsKeepTheirRecordedRequestID() async throws {
+        let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
+        let recorded = try await FakeUpstream.withRunning { _, upstream in
+            try await withTapedeck(recording(cassette, upstream: upstream)) { base in
+                try await send(base, "/v1/messages", body: scenarioRequest("text"))
+            }
+        }
+        let replayed = try await withTapedeck(replaying(cassette)) { base in
+            [
+                try await send(base, "/v1/messages", body: scenarioRequest("text")),
+                try await send(base, "/v1/messages", body: scenarioRequest("text", stream: true)),
+            ]
+        }
+        let id = try #require(recorded.header("request-id"))
+        #expect(replayed.map { $0.header("request-id") } == [id, id])
+    }
 }

@@ -9,6 +9,8 @@ struct IncomingRequest: Sendable {
     /// The API path, without a `/cassettes/NAME` prefix: what is matched, stored and forwarded.
     var path: String
     var query: String?
+    /// The request target as sent (path, with any `/cassettes/NAME` prefix, and query): part of its request id.
+    var target: String
     /// The client's headers, in order, names as sent.
     var headers: HTTPFields
     /// The body exactly as the client sent it: what an upstream gets.
@@ -31,7 +33,7 @@ struct IncomingRequest: Sendable {
     var trace: RequestTrace
 
     init(
-        method: String, path: String, query: String? = nil, headers: HTTPFields = [:],
+        method: String, path: String, query: String? = nil, target: String? = nil, headers: HTTPFields = [:],
         rawBody: [UInt8] = [], body: JSONValue? = nil, fingerprint: Fingerprint, matcher: RequestMatcher = .standard,
         cassette: String? = nil, faults: Faults? = nil, client: ClientConnection = ClientConnection(),
         trace: RequestTrace = RequestTrace()
@@ -39,6 +41,7 @@ struct IncomingRequest: Sendable {
         self.method = method
         self.path = path
         self.query = query
+        self.target = target ?? path + (query.map { "?" + $0 } ?? "")
         self.headers = headers
         self.rawBody = rawBody
         self.body = body
@@ -55,6 +58,12 @@ struct IncomingRequest: Sendable {
 
     /// Whether the client asked for a stream (`"stream": true`).
     var wantsStream: Bool { body?["stream"] == .bool(true) }
+
+    /// The `request-id` of an answer Tapedeck makes for it (synthesized, completed from a fixture, an error): derived
+    /// from the request as sent and its occurrence, so distinct requests get distinct ids and a rerun the same ones.
+    var requestID: String {
+        Identifier.requestID(method: method, target: target, body: rawBody, occurrence: occurrence)
+    }
 
     /// The model the body names, if any.
     var model: String? { body?["model"]?.stringValue }

@@ -25,6 +25,7 @@ struct RequestReader: Sendable {
         var body: JSONValue?
         if hasBody {
             raw = try await request.bodyBytes(upTo: maxBodyBytes)
+            context.trace.update { [raw] in $0.body = raw }
             body = redactor.redact(.object(try RequestValidator.parseBody(raw)))
         }
         var path = request.uri.path
@@ -32,7 +33,7 @@ struct RequestReader: Sendable {
         let method = request.method.rawValue
         let matcher = matching.matcher(for: request.headers)
         let incoming = IncomingRequest(
-            method: method, path: path, query: request.uri.query.flatMap { $0.isEmpty ? nil : $0 },
+            method: method, path: path, query: request.uri.query.flatMap { $0.isEmpty ? nil : $0 }, target: request.uri.string,
             headers: request.headers, rawBody: raw, body: body,
             fingerprint: matcher.fingerprint(method: method, path: path, body: body), matcher: matcher,
             cassette: name, faults: faults, client: context.client, trace: context.trace)
