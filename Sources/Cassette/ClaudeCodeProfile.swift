@@ -43,7 +43,13 @@ enum ClaudeCodeProfile {
     /// Whether a string inside a message is scaffolding Claude Code added, not the conversation.
     static func isScaffolding(_ text: String) -> Bool {
         var text = text
-        return text.withUTF8 { $0.firstRange(of: reminderTag) != nil || $0.firstRange(of: todaysDate) != nil }
+        return text.withUTF8 { bytes in
+            // One pass for both markers: message strings are most of a long conversation's bytes.
+            for i in bytes.indices where bytes[i] == UInt8(ascii: "<") || bytes[i] == UInt8(ascii: "T") {
+                if Bytes.hasPrefix(bytes, at: i, reminderTag) || Bytes.hasPrefix(bytes, at: i, todaysDate) { return true }
+            }
+            return false
+        }
     }
 
     static let reminderTag = Array("<system-reminder>".utf8)
@@ -61,7 +67,7 @@ enum ClaudeCodeProfile {
                     // `Scratchpad directory: PATH — always use it …`
                     if let dash = value.range(of: " \u{2014}") { value = value[..<dash.lowerBound] }
                     let path = String(value.trimming { " \t\r`'\"".contains($0) })
-                    if path.count > 1, path.first == "/" || path.first == "~" || path.dropFirst().first == ":" {
+                    if path.count > 1, path.first == "/" || path.first == "~" {
                         found.append((path, placeholder))
                     }
                 }
@@ -116,7 +122,10 @@ enum ClaudeCodeProfile {
                 var i = 0
                 while i < bytes.count {
                     guard let (length, replacement) = match(bytes, at: i, scaffolding: scaffolding) else {
+                        // Every rule starts at a word's first byte or at punctuation: skip the rest of a word.
+                        let inWord = Bytes.isWord(bytes[i])
                         i += 1
+                        while inWord, i < bytes.count, Bytes.isWord(bytes[i]) { i += 1 }
                         continue
                     }
                     if output.isEmpty { output.reserveCapacity(bytes.count) }
@@ -322,19 +331,6 @@ enum ClaudeCodeProfile {
             for k in 0..<prefix.count where bytes[i + k] != prefix[k] { return false }
             return true
         }
-    }
-}
-
-extension UnsafeBufferPointer<UInt8> {
-    /// The first place `needle` occurs.
-    func firstRange(of needle: [UInt8]) -> Range<Int>? {
-        guard let first = needle.first, needle.count <= count else { return nil }
-        var i = 0
-        while i + needle.count <= count {
-            if self[i] == first, ClaudeCodeProfile.Bytes.hasPrefix(self, at: i, needle) { return i..<i + needle.count }
-            i += 1
-        }
-        return nil
     }
 }
 
