@@ -112,6 +112,14 @@ struct MatchNormalizerTests {
         #expect(error?.description.contains(words) == true)
     }
 
+    @Test func importedLinesWithoutAFingerprintCanBeMatchedTheSameWay() throws {
+        let line = #"{"method":"POST","path":"/v1/messages","request":{"body":\#(ClaudeCodeRun.first.body())},"response":{"body":{}}}"#
+        let imported = try InteractionCodec.decode(line, line: 1, matcher: Self.claudeCode)
+        #expect(try imported.fingerprint == fingerprint(ClaudeCodeRun.second.body(), Self.claudeCode).hex)
+        #expect(try InteractionCodec.decode(line, line: 1).fingerprint != imported.fingerprint)
+        #expect(imported.requestBody == Array(ClaudeCodeRun.first.body().utf8), "the request is kept as written")
+    }
+
     @Test func theIdentityReturnsTheBodyUntouched() throws {
         let body = try parsed(ClaudeCodeRun.first.body())
         #expect(MatchNormalizer.identity.isIdentity)
