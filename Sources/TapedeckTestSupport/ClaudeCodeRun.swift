@@ -101,14 +101,16 @@ public struct ClaudeCodeRun: Sendable {
             ],
         ]
         var messages: [JSONValue] = []
-        let instructions = "You are an interactive agent that helps users with software engineering tasks."
+        let instructions =
+            "You are an interactive agent that helps users with software engineering tasks. You have a persistent memory at `/root/.claude/projects/\(projectFolder)/memory/`."
+        messages.append(["role": "user", "content": .array(reminders + [prompt])])
         if systemEntry {
+            // As captured: the environment entry follows the first user turn.
             system.append(["type": "text", "text": .string(instructions), "cache_control": ["type": "ephemeral"]])
-            messages.append(["role": "system", "content": .string(environment)])
+            messages.append(["role": "system", "content": [["type": "text", "text": .string(environment)]]])
         } else {
             system.append(["type": "text", "text": .string(instructions + "\n\n" + environment), "cache_control": ["type": "ephemeral"]])
         }
-        messages.append(["role": "user", "content": .array(reminders + [prompt])])
         let body: JSONValue = [
             "model": systemEntry ? "claude-opus-5-5" : "claude-opus-4-7",
             "max_tokens": systemEntry ? 128000 : 64000,

@@ -70,11 +70,12 @@ struct MatchNormalizerTests {
         #expect(result?.stringValue == expected)
     }
 
-    @Test func theWorkingDirectoryIsReplacedWhereverItAppears() throws {
+    @Test(arguments: [false, true])
+    func theWorkingDirectoryIsReplacedWhereverItAppears(systemEntry: Bool) throws {
         var run = ClaudeCodeRun.first
         run.directory = "/srv/build/checkout-7f/project"
         run.prompt = "Read /srv/build/checkout-7f/project/README.md"
-        let normalized = Self.claudeCode.comparable(try parsed(run.body()))
+        let normalized = Self.claudeCode.comparable(try parsed(run.body(systemEntry: systemEntry)))
         let text = JSONWriter.string(normalized)
         #expect(!text.contains("/srv/build"))
         #expect(!text.contains("-srv-build-checkout-7f-project"))
@@ -82,6 +83,7 @@ struct MatchNormalizerTests {
         #expect(text.contains("Read <cwd>/README.md"))
         #expect(text.contains("~/.claude/projects/<cwd-slug>/<uuid>.jsonl"))
         #expect(text.contains("Scratchpad directory: <scratchpad>"))
+        #expect(text.contains("persistent memory at `~/.claude/projects/<cwd-slug>/memory/`"))
     }
 
     @Test func userRulesRewriteStringsWithGroups() throws {
