@@ -12,11 +12,6 @@ struct Matching: Sendable {
 
     static let claudeCodeAgent = "claude-cli/"
 
-    init(configured: RequestMatcher, claudeCode: RequestMatcher?) {
-        self.configured = configured
-        self.claudeCode = claudeCode
-    }
-
     /// Compiles the configuration's rules; a bad one is refused with the flag's name.
     init(_ configuration: TapedeckConfiguration) throws(ConfigurationError) {
         let normalizer: MatchNormalizer
@@ -25,10 +20,10 @@ struct Matching: Sendable {
         } catch {
             throw ConfigurationError(.invalidMatchNormalizer, error.description)
         }
-        let configured = RequestMatcher(ignoredPaths: configuration.ignoredPaths, normalizer: normalizer)
-        var claudeCode = configured
-        claudeCode.normalizer = normalizer.adding(.claudeCode)
-        self.init(configured: configured, claudeCode: configuration.matchProfile == nil ? claudeCode : nil)
+        configured = RequestMatcher(ignoredPaths: configuration.ignoredPaths, normalizer: normalizer)
+        claudeCode =
+            configuration.matchProfile == nil
+            ? RequestMatcher(ignoredPaths: configuration.ignoredPaths, normalizer: normalizer.adding(.claudeCode)) : nil
     }
 
     /// The matcher for a request with these headers.
