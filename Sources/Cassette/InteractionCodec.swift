@@ -1,5 +1,5 @@
 import Foundation
-public import MessagesAPI
+import MessagesAPI
 
 /// The readable, lossless JSON Lines form of a cassette: one interaction a line, keys in a fixed order, bodies
 /// as JSON, streams as event lists with offsets. Raw text is kept only where JSON cannot rebuild it exactly, so
@@ -138,7 +138,7 @@ public enum InteractionCodec {
 
     /// Reads a whole export (blank lines and `//` comments allowed), failing on the first bad line.
     public static func decodeExport(
-        _ text: String, file: String, ignoring: [JSONPath] = Fingerprint.defaultIgnoredPaths
+        _ text: String, file: String, matcher: RequestMatcher = .standard
     ) throws(FileError) -> [Interaction] {
         var interactions: [Interaction] = []
         var number = 0
@@ -148,7 +148,7 @@ public enum InteractionCodec {
             if trimmed.isEmpty || trimmed.hasPrefix("//") { continue }
             let interaction: Interaction
             do {
-                interaction = try decode(String(line), line: number, ignoring: ignoring)
+                interaction = try decode(String(line), line: number, matcher: matcher)
             } catch {
                 throw FileError(file: file, line: error.line, reason: error.reason)
             }
@@ -168,8 +168,8 @@ public enum InteractionCodec {
     /// - Parameters:
     ///   - text: The line.
     ///   - line: Its 1-based number, for errors.
-    ///   - ignoring: Paths left out of fingerprints computed here.
-    public static func decode(_ text: String, line: Int, ignoring: [JSONPath] = Fingerprint.defaultIgnoredPaths) throws(DecodeError)
+    ///   - matcher: How fingerprints computed here see the request (the server's `--match-*` flags).
+    public static func decode(_ text: String, line: Int, matcher: RequestMatcher = .standard) throws(DecodeError)
         -> Interaction
     {
         let value: JSONValue
@@ -192,8 +192,8 @@ public enum InteractionCodec {
             requestBody = []
         }
         let requestJSON = Interaction.json(requestBody)
-        let matcher = object["match"]
-        if let matcher { try Fixture.validate(matcher, line: line) }
+        let loose = object["match"]
+        if let loose { try Fixture.validate(loose, line: line) }
 
         guard case .object(let response)? = object["response"] else {
             throw fail("response: missing (an object with status and body, stream, message or error)")
@@ -250,18 +250,18 @@ public enum InteractionCodec {
         }
 
         let fingerprint: String
-        if matcher != nil, let given = object["fingerprint"]?.stringValue, given.hasPrefix(Self.loosePrefix) {
+        if loose != nil, let given = object["fingerprint"]?.stringValue, given.hasPrefix(Self.loosePrefix) {
             fingerprint = given
-        } else if let matcher {
+        } else if let loose {
             // Loose fixtures are keyed by what they say, not where they sit, so moving lines changes nothing.
-            let identity: JSONValue = ["match": matcher, "response": .object(response)]
+            let identity: JSONValue = ["match": loose, "response": .object(response)]
             fingerprint = Self.loosePrefix + Fingerprint(method: method, path: path, body: identity).hex.prefix(32)
         } else if let given = object["fingerprint"]?.stringValue {
             guard Fingerprint(hex: given) != nil else { throw fail("fingerprint: expected 64 hex digits") }
             fingerprint = given
         } else {
             guard requestJSON != nil else { throw fail("request.body: needed to match (or give \"match\" for a loose fixture)") }
-            fingerprint = Fingerprint(method: method, path: path, body: requestJSON, ignoring: ignoring).hex
+            fingerprint = matcher.fingerprint(method: method, path: path, body: requestJSON).hex
         }
 
         return Interaction(
@@ -271,7 +271,7 @@ public enum InteractionCodec {
             requestHeaders: [HeaderPair](json: request["headers"]), requestBody: requestBody, status: status,
             responseHeaders: headers, responseBody: responseBody, isStream: isStream, events: events,
             message: message, model: object["model"]?.stringValue ?? requestJSON?["model"]?.stringValue,
-            matcher: matcher, isFixture: isFixture)
+            matcher: loose, isFixture: isFixture)
     }
 }
 

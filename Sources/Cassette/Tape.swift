@@ -170,21 +170,22 @@ public final class Tape: Sendable {
         }
     }
 
-    /// Explains a miss of `body` on `method` and `path`.
-    public func explainMiss(method: String, path: String, body: JSONValue?, ignoring: [JSONPath]) async throws -> Miss {
+    /// Explains a miss of `body` on `method` and `path`. Both sides are compared as `matcher` sees them (ignored
+    /// paths removed, normalized), so the difference named is one that made the miss.
+    public func explainMiss(method: String, path: String, body: JSONValue?, matcher: RequestMatcher) async throws -> Miss {
         var miss = Miss(method: method, requestPath: path)
         guard state.withLock({ $0.store }) != nil else { return miss }
-        let mine = body?.removing(ignoring) ?? .null
+        let mine = body.map(matcher.comparable) ?? .null
         let mineBytes = JSONWriter.canonicalBytes(mine)
         // The closest recording differs in the fewest places; among equals, the longest shared canonical prefix.
         let closest = try await store().closestRequest(method: method, path: path) { requestBody in
-            let theirs = Interaction.json(requestBody)?.removing(ignoring) ?? .null
+            let theirs = Interaction.json(requestBody).map(matcher.comparable) ?? .null
             let shared = zip(mineBytes, JSONWriter.canonicalBytes(theirs)).prefix { $0 == $1 }.count
             return MissScore(differences: theirs.differenceCount(from: mine), shared: shared)
         }
         guard let closest else { return miss }
         miss.closestID = closest.id
-        let theirs = Interaction.json(closest.body)?.removing(ignoring) ?? .null
+        let theirs = Interaction.json(closest.body).map(matcher.comparable) ?? .null
         if let difference = theirs.firstDifference(from: mine) {
             (miss.path, miss.expected, miss.got) = (difference.path, difference.mine, difference.theirs)
         }

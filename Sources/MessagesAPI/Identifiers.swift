@@ -22,10 +22,24 @@ public enum Identifier {
         return out
     }
 
-    /// The `request-id` of an answer Tapedeck makes itself (synthesized, completed from a fixture, an error): derived
-    /// from what identifies the answer, so the same answer carries the same id on every run and machine.
+    /// A `request-id` derived from `seed`, for an answer no request is known for (an error before HTTP parsing).
     public static func requestID(seed: [UInt8]) -> String {
         make(prefix: request, seed: seed, label: "request")
+    }
+
+    /// The `request-id` of an answer Tapedeck makes itself for a request (synthesized, completed from a fixture, an
+    /// error): derived from the request as sent (method, target with its query, body bytes, `stream` included) and
+    /// which time it was sent, so distinct requests get distinct ids, and a rerun of the same requests the same ids.
+    public static func requestID(method: String, target: String, body: [UInt8], occurrence: Int) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(method.utf8))
+        hasher.update(data: [0])
+        hasher.update(data: Array(target.utf8))
+        hasher.update(data: [0])
+        hasher.update(data: Array(String(occurrence).utf8))
+        hasher.update(data: [0])
+        hasher.update(data: body)
+        return requestID(seed: Array(hasher.finalize()))
     }
 
     /// Whether `id` has the API's shape for `prefix`.

@@ -105,15 +105,26 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Option(help: "The cassette to write (created when absent).") var into: String
         @Option(name: .customLong("match-ignore"), help: "A JSON path left out of fingerprints computed for lines without one.")
         var matchIgnore: [String] = []
+        @Option(
+            name: .customLong("match-profile"), help: "claude-code | none: the profile fingerprints computed here apply (default: none).",
+            transform: ServeOptions.choice("--match-profile", MatchProfile.self))
+        var matchProfile: MatchProfile?
+        @Option(name: .customLong("match-normalize"), help: "'REGEX=>REPLACEMENT' applied before fingerprints computed here (repeatable).")
+        var matchNormalize: [String] = []
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw fail("\(file): cannot read it") }
             guard let text = String(validating: Array(data), as: UTF8.self) else { throw fail("\(file): not UTF-8 text") }
             let interactions: [Interaction]
             do {
-                interactions = try InteractionCodec.decodeExport(
-                    text, file: file, ignoring: Fingerprint.defaultIgnoredPaths + matchIgnore.map(JSONPath.init(parsing:)))
-            } catch {
+                // The same matching the server will use, so a fixture written from the request as sent matches it.
+                let matcher = RequestMatcher(
+                    ignoredPaths: Fingerprint.defaultIgnoredPaths + matchIgnore.map(JSONPath.init(parsing:)),
+                    normalizer: try MatchNormalizer(rules: matchNormalize, profile: matchProfile))
+                interactions = try InteractionCodec.decodeExport(text, file: file, matcher: matcher)
+            } catch let error as MatchNormalizer.RuleError {
+                throw fail(error.description)
+            } catch let error as InteractionCodec.FileError {
                 throw fail(error.description)
             }
             let store: CassetteStore

@@ -1,4 +1,5 @@
 public import ArgumentParser
+public import Cassette
 public import Logging
 import MessagesAPI
 public import TapedeckServer
@@ -104,6 +105,17 @@ public struct ServeOptions: ParsableArguments, Sendable {
 
     @Flag(name: .customLong("allow-upstream-in-ci"), help: "Allow record and auto modes when CI=true.")
     public var allowUpstreamInCI = false
+
+    @Option(
+        name: .customLong("match-profile"),
+        help: "claude-code | none: normalization for matching (default: claude-code for user-agent claude-cli/..., else none).",
+        transform: ServeOptions.choice("--match-profile", MatchProfile.self))
+    public var matchProfile: MatchProfile?
+
+    @Option(
+        name: .customLong("match-normalize"),
+        help: "'REGEX=>REPLACEMENT' applied to request strings before matching, never to what is stored (repeatable).")
+    public var matchNormalize: [String] = []
 
     public init() {}
 
@@ -239,6 +251,14 @@ public struct ServeOptions: ParsableArguments, Sendable {
         configuration.upstreamKey =
             environment["TAPEDECK_UPSTREAM_KEY"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["ANTHROPIC_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+
+        configuration.matchProfile =
+            try chosen(matchProfile, "TAPEDECK_MATCH_PROFILE", Self.choice("--match-profile", MatchProfile.self))
+        // One rule a line: a regular expression may hold commas.
+        configuration.matchNormalize =
+            matchNormalize.isEmpty
+            ? (environment["TAPEDECK_MATCH_NORMALIZE"] ?? "").split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty }
+            : matchNormalize
 
         let allowInCI = allowUpstreamInCI || environment["TAPEDECK_ALLOW_UPSTREAM_IN_CI"]?.lowercased() == "true"
         if isCI, configuration.mode != .replay, !allowInCI {

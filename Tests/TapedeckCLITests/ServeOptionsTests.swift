@@ -1,3 +1,4 @@
+import Cassette
 import MessagesAPI
 import TapedeckCLI
 import TapedeckServer
@@ -45,6 +46,17 @@ struct ServeOptionsTests {
         #expect(try resolve([], ["TAPEDECK_MATCH_IGNORE": "a, b.c"]).matchIgnore.map(\.description) == ["a", "b.c"])
     }
 
+    @Test func matchProfileAndNormalizersComeFromFlagsOrTheEnvironment() throws {
+        #expect(try resolve([]).matchProfile == nil, "automatic: Claude Code's requests get its profile")
+        #expect(try resolve(["--match-profile", "claude-code"]).matchProfile == .claudeCode)
+        #expect(try resolve([], ["TAPEDECK_MATCH_PROFILE": "none"]).matchProfile == .plain)
+        let rules = ["a{1,2}=>b", "x=>y"]
+        #expect(try resolve(["--match-normalize", rules[0], "--match-normalize", rules[1]]).matchNormalize == rules)
+        // One rule a line in the environment, since a rule may hold commas.
+        #expect(try resolve([], ["TAPEDECK_MATCH_NORMALIZE": "a{1,2}=>b\nx=>y\n"]).matchNormalize == rules)
+        #expect(try resolve(["--match-normalize", "q=>r"], ["TAPEDECK_MATCH_NORMALIZE": "x=>y"]).matchNormalize == ["q=>r"])
+    }
+
     @Test func upstreamKeyComesFromTheEnvironment() throws {
         #expect(try resolve([], ["ANTHROPIC_API_KEY": "k1"]).upstreamKey == "k1")
         #expect(try resolve([], ["ANTHROPIC_API_KEY": "k1", "TAPEDECK_UPSTREAM_KEY": "k2"]).upstreamKey == "k2")
@@ -66,6 +78,7 @@ struct ServeOptionsTests {
         (["--port", "70000"], "out of range"),
         (["--log-level", "loud"], "Unknown --log-level 'loud'"),
         (["--idle-timeout", "0"], "--idle-timeout must be at least 1 second"),
+        (["--match-profile", "codex"], "Unknown --match-profile 'codex': use claude-code or none"),
     ])
     func badValuesSayWhatToDo(_ arguments: [String], _ expected: String) throws {
         #expect {

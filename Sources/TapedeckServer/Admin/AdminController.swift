@@ -174,7 +174,7 @@ struct AdminController: Sendable {
                 "answered": .string(miss.answered),
             ]
             let explained = try await tape.explainMiss(
-                method: miss.method, path: miss.path, body: miss.body, ignoring: pipeline.configuration.ignoredPaths)
+                method: miss.method, path: miss.path, body: miss.body, matcher: miss.matcher)
             object["closest_id"] = explained.closestID.map { .int(Int($0)) } ?? .null
             object["diff"] =
                 explained.path.map { path in

@@ -19,12 +19,12 @@ struct CatalogSource: AnswerSource {
 
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         switch lookup {
-        case .list: try list(query: QueryParameters.parse(request.query))
-        case .retrieve(let id): try retrieve(id: id)
+        case .list: try list(query: QueryParameters.parse(request.query), for: request)
+        case .retrieve(let id): try retrieve(id: id, for: request)
         }
     }
 
-    func list(query: [String: String]) throws(APIError) -> Answer {
+    func list(query: [String: String], for request: IncomingRequest) throws(APIError) -> Answer {
         var limit = 20
         if let text = query["limit"] {
             guard let n = Int(text), (1...1000).contains(n) else {
@@ -51,17 +51,17 @@ struct CatalogSource: AnswerSource {
             "first_id": page.first.map { .string($0.id) } ?? .null,
             "last_id": page.last.map { .string($0.id) } ?? .null,
         ]
-        return Self.answer(json, label: "models")
+        return Self.answer(json, for: request)
     }
 
-    func retrieve(id: String) throws(APIError) -> Answer {
+    func retrieve(id: String, for request: IncomingRequest) throws(APIError) -> Answer {
         guard let model = catalog.model(named: id) else { throw .notFound("model: \(id)") }
-        return Self.answer(model.json, label: "model \(id)")
+        return Self.answer(model.json, for: request)
     }
 
-    static func answer(_ json: JSONValue, label: String) -> Answer {
+    static func answer(_ json: JSONValue, for request: IncomingRequest) -> Answer {
         Answer(
-            headers: HeaderPolicy.made(seed: Array(label.utf8)), body: .json(ByteBuffer(bytes: JSONWriter.bytes(json))),
+            headers: HeaderPolicy.made(for: request), body: .json(ByteBuffer(bytes: JSONWriter.bytes(json))),
             source: .synthesized)
     }
 }

@@ -61,7 +61,7 @@ final class ReplaySource: AnswerSource {
             let message = complete(partial, for: request)
             let headers =
                 HeaderPolicy.portable(interaction.responseHeaders.map { ($0.name, $0.value) })
-                + [("request-id", Identifier.requestID(seed: fingerprint.bytes))]
+                + [("request-id", request.requestID)]
             if wantsStream {
                 return Answer(
                     headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)

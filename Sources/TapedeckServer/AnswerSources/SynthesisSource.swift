@@ -28,7 +28,7 @@ struct SynthesisSource: AnswerSource {
         let parsed = try validator.validateShape(
             request.body?.objectValue ?? JSONObject(), endpoint: endpoint, dialect: request.dialect)
         let model = try validator.validateModel(parsed)
-        let headers = HeaderPolicy.made(seed: request.fingerprint.bytes)
+        let headers = HeaderPolicy.made(for: request)
         switch endpoint {
         case .countTokens:
             let json: JSONValue = ["input_tokens": .int(TokenEstimator.inputTokens(for: parsed))]

@@ -23,6 +23,7 @@ public func buildApplication(
     } catch {
         throw ConfigurationError(.invalidRedactPattern, error.description)
     }
+    let matching = try Matching(configuration)
     let tape: Tape
     do {
         // Replay never creates a file: an absent cassette is an empty one.
@@ -56,7 +57,7 @@ public func buildApplication(
         capacity: configuration.maxOpenCassettes)
     let pipeline = Pipeline(configuration: configuration, shelf: shelf, record: record)
     let reader = RequestReader(
-        maxBodyBytes: configuration.maxBodyBytes, redactor: redactor, ignoredPaths: configuration.ignoredPaths)
+        maxBodyBytes: configuration.maxBodyBytes, redactor: redactor, matching: matching)
     let router = buildRouter(reader: reader, pipeline: pipeline, inspector: inspector)
     let startupLine = configuration.startupLine
     let limiter = ConnectionLimiter(limit: configuration.maxConnections)
@@ -108,6 +109,8 @@ public struct ConfigurationError: Error, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
         /// A `--redact` pattern is not a valid regular expression.
         case invalidRedactPattern
+        /// A `--match-normalize` rule is not `REGEX=>REPLACEMENT` with a valid regular expression.
+        case invalidMatchNormalizer
         /// The `--cassette` file cannot be opened or is not a cassette.
         case unusableCassette
         /// The inspector's templates (package resources) are missing or do not load.

@@ -1,3 +1,4 @@
+public import Cassette
 public import Logging
 public import MessagesAPI
 
@@ -69,6 +70,11 @@ public struct TapedeckConfiguration: Sendable {
     public var journalSize: Int = 1000
     public var logLevel: Logger.Level = .info
     public var models: ModelCatalog = .standard
+    /// The built-in normalization profile matching applies (`--match-profile`); `nil`: Claude Code's for requests
+    /// whose `user-agent` is `claude-cli/…`, none for the rest.
+    public var matchProfile: MatchProfile?
+    /// `REGEX=>REPLACEMENT` rules applied to a request's strings before it is matched (`--match-normalize`).
+    public var matchNormalize: [String] = []
 
     public init() {}
 

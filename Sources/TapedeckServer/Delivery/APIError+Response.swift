@@ -5,8 +5,8 @@ import NIOCore
 
 extension APIError {
     /// The envelope response: every error a client sees is sent through here (or, before HTTP parsing is done,
-    /// by `ConnectionGuard` with the same body).
-    func makeResponse() -> Response {
+    /// by `ConnectionGuard` with the same body), with the request id of the request it answers.
+    func makeResponse(requestID: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.requestID] = requestID

@@ -4,7 +4,9 @@ import Logging
 import MessagesAPI
 
 /// Turns every failure into the API's error envelope, so clients never see Hummingbird's own error bodies.
-public struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
+public struct ErrorEnvelopeMiddleware: RouterMiddleware {
+    public typealias Context = TapedeckRequestContext
+
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -13,8 +15,12 @@ public struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware
         do {
             return try await next(request, context)
         } catch {
+            // The request as far as it was read: a body read and an occurrence claimed make it distinct.
+            let facts = context.trace.current
+            let requestID = Identifier.requestID(
+                method: request.method.rawValue, target: request.uri.string, body: facts.body, occurrence: facts.occurrence ?? 0)
             return APIError(converting: error, method: request.method.rawValue, path: request.uri.path, logger: context.logger)
-                .makeResponse()
+                .makeResponse(requestID: requestID)
         }
     }
 }

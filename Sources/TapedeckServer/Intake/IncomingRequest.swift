@@ -9,6 +9,8 @@ struct IncomingRequest: Sendable {
     /// The API path, without a `/cassettes/NAME` prefix: what is matched, stored and forwarded.
     var path: String
     var query: String?
+    /// The request target as sent (path, with any `/cassettes/NAME` prefix, and query): part of its request id.
+    var target: String
     /// The client's headers, in order, names as sent.
     var headers: HTTPFields
     /// The body exactly as the client sent it: what an upstream gets.
@@ -16,6 +18,8 @@ struct IncomingRequest: Sendable {
     /// The body as JSON after redaction: what is matched and stored.
     var body: JSONValue?
     var fingerprint: Fingerprint
+    /// How it was matched (ignored paths, normalization): a miss is explained with the same rules.
+    var matcher: RequestMatcher
     /// The cassette it selects; `nil` is the default one.
     var cassette: String?
     /// Faults the request asked for in its `tapedeck-fault` header.
@@ -29,17 +33,20 @@ struct IncomingRequest: Sendable {
     var trace: RequestTrace
 
     init(
-        method: String, path: String, query: String? = nil, headers: HTTPFields = [:],
-        rawBody: [UInt8] = [], body: JSONValue? = nil, fingerprint: Fingerprint, cassette: String? = nil,
-        faults: Faults? = nil, client: ClientConnection = ClientConnection(), trace: RequestTrace = RequestTrace()
+        method: String, path: String, query: String? = nil, target: String? = nil, headers: HTTPFields = [:],
+        rawBody: [UInt8] = [], body: JSONValue? = nil, fingerprint: Fingerprint, matcher: RequestMatcher = .standard,
+        cassette: String? = nil, faults: Faults? = nil, client: ClientConnection = ClientConnection(),
+        trace: RequestTrace = RequestTrace()
     ) {
         self.method = method
         self.path = path
         self.query = query
+        self.target = target ?? path + (query.map { "?" + $0 } ?? "")
         self.headers = headers
         self.rawBody = rawBody
         self.body = body
         self.fingerprint = fingerprint
+        self.matcher = matcher
         self.cassette = cassette
         self.faults = faults
         self.client = client
@@ -60,6 +67,12 @@ struct IncomingRequest: Sendable {
 
     static let anthropicBeta = HTTPField.Name("anthropic-beta")!  // lint: allow a valid constant header name
     static let anthropicVersion = HTTPField.Name("anthropic-version")!  // lint: allow a valid constant header name
+
+    /// The `request-id` of an answer Tapedeck makes for it (synthesized, completed from a fixture, an error): derived
+    /// from the request as sent and its occurrence, so distinct requests get distinct ids and a rerun the same ones.
+    var requestID: String {
+        Identifier.requestID(method: method, target: target, body: rawBody, occurrence: occurrence)
+    }
 
     /// The model the body names, if any.
     var model: String? { body?["model"]?.stringValue }

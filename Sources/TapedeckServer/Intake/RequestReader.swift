@@ -4,11 +4,12 @@ import Hummingbird
 import MessagesAPI
 
 /// Turns an HTTP request into the pipeline's `IncomingRequest`: the cassette it selects, its faults, its body
-/// read (within the limit), parsed, redacted and fingerprinted. The only place an API request's HTTP form is read.
+/// read (within the limit), parsed, redacted, normalized for matching and fingerprinted. The only place an API
+/// request's HTTP form is read.
 struct RequestReader: Sendable {
     let maxBodyBytes: Int
     let redactor: Redactor
-    let ignoredPaths: [JSONPath]
+    let matching: Matching
 
     static let cassetteHeader = HTTPField.Name(HeaderPolicy.cassetteHeader)!  // lint: allow a valid constant header name
     static let faultHeader = HTTPField.Name(HeaderPolicy.faultHeader)!  // lint: allow a valid constant header name
@@ -24,15 +25,17 @@ struct RequestReader: Sendable {
         var body: JSONValue?
         if hasBody {
             raw = try await request.bodyBytes(upTo: maxBodyBytes)
+            context.trace.update { [raw] in $0.body = raw }
             body = redactor.redact(.object(try RequestValidator.parseBody(raw)))
         }
         var path = request.uri.path
         if let name, path.hasPrefix("/cassettes/") { path = String(path.dropFirst("/cassettes/".count + name.utf8.count)) }
         let method = request.method.rawValue
+        let matcher = matching.matcher(for: request.headers)
         let incoming = IncomingRequest(
-            method: method, path: path, query: request.uri.query.flatMap { $0.isEmpty ? nil : $0 },
+            method: method, path: path, query: request.uri.query.flatMap { $0.isEmpty ? nil : $0 }, target: request.uri.string,
             headers: request.headers, rawBody: raw, body: body,
-            fingerprint: Fingerprint(method: method, path: path, body: body, ignoring: ignoredPaths),
+            fingerprint: matcher.fingerprint(method: method, path: path, body: body), matcher: matcher,
             cassette: name, faults: faults, client: context.client, trace: context.trace)
         context.trace.update {
             $0.path = path

@@ -27,6 +27,8 @@ final class RequestTrace: Sendable {
         var source: String?
         var fault: String?
         var stream = false
+        /// The body as sent, once read: with the occurrence, it seeds the request id of an error answer.
+        var body: [UInt8] = []
     }
 
     private let facts = Mutex(Facts())

@@ -1,3 +1,4 @@
+import Cassette
 import Foundation
 import MessagesAPI
 import Synchronization
@@ -47,6 +48,8 @@ struct MissRecord: Sendable {
     var fingerprint: String
     /// The request body as matched (after redaction); `nil` when it was too large to keep.
     var body: JSONValue?
+    /// How it was matched, so the admin API explains it as the miss error did.
+    var matcher: RequestMatcher
     /// synthesized, or error (`--on-miss error`).
     var answered: String
 }

@@ -45,9 +45,9 @@ enum HeaderPolicy {
         headers.filter { !formHeaders.contains($0.0.lowercased()) }
     }
 
-    /// Headers of an answer Tapedeck makes itself: a request id derived from `seed`, and an organization id.
-    static func made(seed: [UInt8]) -> [(String, String)] {
-        [("request-id", Identifier.requestID(seed: seed)), ("anthropic-organization-id", organizationID)]
+    /// Headers of an answer Tapedeck makes itself for `request`: its request id, and an organization id.
+    static func made(for request: IncomingRequest) -> [(String, String)] {
+        [("request-id", request.requestID), ("anthropic-organization-id", organizationID)]
     }
 
     /// A fixed organization id: real responses carry one, and clients may log it.

@@ -5,7 +5,7 @@ import MessagesAPI
 /// The one request path every API route shares, top to bottom (`APIRoutes` in App/Routes.swift wires it):
 ///
 /// 1. **Intake** (`RequestReader`) turned the HTTP request into an `IncomingRequest`: cassette name, body,
-///    redaction, fingerprint, requested faults.
+///    redaction, normalization for matching (`Matching`), fingerprint, requested faults.
 /// 2. **Cassette**: the request's cassette is opened (a per-test one may be created in record and auto mode).
 /// 3. **Faults** (`Policy.effect(of:)`): a fault that answers instead (an error kind, a mid-stream error asked of
 ///    a plain call) is thrown here, after its latency; no occurrence is used and nothing is forwarded.
@@ -109,7 +109,8 @@ final class Pipeline: Sendable {
             MissRecord(
                 seq: 0, time: Date(), method: request.method, path: request.path, cassette: request.cassetteName,
                 fingerprint: request.fingerprint.hex,
-                body: request.rawBody.count <= Journal.largestKeptBody ? request.body : nil, answered: answered))
+                body: request.rawBody.count <= Journal.largestKeptBody ? request.body : nil, matcher: request.matcher,
+                answered: answered))
     }
 
     /// The 404 that `--on-miss error` answers, naming the closest recording and where it differs.
@@ -117,7 +118,7 @@ final class Pipeline: Sendable {
         request.trace.update { $0.source = "miss" }
         noteMiss(request, answered: "error")
         let miss = try await tape.explainMiss(
-            method: request.method, path: request.path, body: request.body, ignoring: configuration.ignoredPaths)
+            method: request.method, path: request.path, body: request.body, matcher: request.matcher)
         return .notFound(miss.description)
     }
 }
