@@ -105,6 +105,14 @@ public struct ServeOptions: ParsableArguments, Sendable {
     @Flag(name: .customLong("allow-upstream-in-ci"), help: "Allow record and auto modes when CI=true.")
     public var allowUpstreamInCI = false
 
+    @Option(
+        name: .customLong("models"),
+        help: "A JSON file of model objects (a list, or {\"data\": [...]}) added to the built-in catalog, or replacing its entries.")
+    public var modelsFile: String?
+
+    @Flag(name: .customLong("strict-models"), help: "Answer unknown model ids with the API's 404, even claude-… ones.")
+    public var strictModels = false
+
     public init() {}
 
     /// Why options could not be resolved, phrased as what to do.
@@ -239,6 +247,9 @@ public struct ServeOptions: ParsableArguments, Sendable {
         configuration.upstreamKey =
             environment["TAPEDECK_UPSTREAM_KEY"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["ANTHROPIC_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+
+        if let file = value(modelsFile, "TAPEDECK_MODELS") { configuration.models = try Self.catalog(adding: file) }
+        configuration.strictModels = strictModels || environment["TAPEDECK_STRICT_MODELS"]?.lowercased() == "true"
 
         let allowInCI = allowUpstreamInCI || environment["TAPEDECK_ALLOW_UPSTREAM_IN_CI"]?.lowercased() == "true"
         if isCI, configuration.mode != .replay, !allowInCI {

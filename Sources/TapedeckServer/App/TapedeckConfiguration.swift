@@ -68,7 +68,10 @@ public struct TapedeckConfiguration: Sendable {
     /// Requests (per cassette) the journal keeps.
     public var journalSize: Int = 1000
     public var logLevel: Logger.Level = .info
+    /// The built-in catalog plus a models file's entries (`--models`).
     public var models: ModelCatalog = .standard
+    /// Refuse unknown model ids with the API's 404, even `claude-…` ones (`--strict-models`).
+    public var strictModels = false
 
     public init() {}
 
@@ -78,6 +81,9 @@ public struct TapedeckConfiguration: Sendable {
         guard let slash = cassettePath.lastIndex(of: "/") else { return "." }
         return slash == cassettePath.startIndex ? "/" : String(cassettePath[..<slash])
     }
+
+    /// The catalog the server starts with: `models`, inferring unknown `claude-…` ids unless `strictModels`.
+    public var startingCatalog: ModelCatalog { models.inferring(!strictModels) }
 
     /// All paths ignored by fingerprints.
     public var ignoredPaths: [JSONPath] { Fingerprint.defaultIgnoredPaths + matchIgnore }
