@@ -27,6 +27,8 @@ final class RequestTrace: Sendable {
         var source: String?
         var fault: String?
         var stream = false
+        /// What the answer stands on that a person should know (an inferred model): logged and journaled.
+        var warnings: [String] = []
     }
 
     private let facts = Mutex(Facts())
@@ -34,4 +36,6 @@ final class RequestTrace: Sendable {
     func update(_ change: (inout Facts) -> Void) { facts.withLock { change(&$0) } }
 
     var current: Facts { facts.withLock { $0 } }
+
+    func warn(_ warning: String) { update { $0.warnings.append(warning) } }
 }
