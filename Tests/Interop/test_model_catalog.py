@@ -139,3 +139,20 @@ def test_unmodeled_paths_record_and_replay_with_raw_httpx(tmp_path: Path) -> Non
     assert replayed == recorded
     assert miss.status_code == 404
     assert miss.json()["error"]["type"] == "not_found_error"
+
+
+def test_recorded_model_lists_teach_the_replaying_server(tmp_path: Path) -> None:
+    """A model only the upstream lists: recorded with the list, and once the list replays, synthesis accepts it."""
+    cassette = tmp_path / "c.sqlite"
+    with start_fake_upstream() as fake:
+        with start_tapedeck(
+            "--mode", "record", "--upstream", fake.base_url, "--cassette", str(cassette), "--allow-upstream-in-ci"
+        ) as server, server.client() as client:
+            recorded = [m.id for m in client.models.list()]
+    assert "fake-gateway-model-1" in recorded
+    with start_tapedeck("--cassette", str(cassette), "--strict-models") as server, server.client() as client:
+        with pytest.raises(anthropic.NotFoundError):
+            client.messages.create(model="fake-gateway-model-1", max_tokens=16, messages=user("hello"))
+        assert [m.id for m in client.models.list()] == recorded
+        message = client.messages.create(model="fake-gateway-model-1", max_tokens=16, messages=user("hello"))
+        assert message.model == "fake-gateway-model-1"
