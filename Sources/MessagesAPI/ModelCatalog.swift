@@ -1,9 +1,15 @@
 /// One model the server knows: its id, aliases and limits.
 public struct ModelInfo: Sendable, Hashable {
+    /// Where a model stands, as the API's `lifecycle` says: taken from data (the SDK's deprecation list, a
+    /// models file, the upstream), never from today's date.
+    public enum Lifecycle: String, Sendable, Hashable, CaseIterable {
+        case active, deprecated, retired
+    }
+
     public let id: String
     public let aliases: [String]
     public let displayName: String
-    /// RFC 3339 creation time: part of the catalog's data, not the clock.
+    /// RFC 3339 creation time: part of the catalog's data, not the clock (the epoch when unknown, as the API does).
     public let createdAt: String
     public let maxInputTokens: Int
     public let maxOutputTokens: Int
@@ -13,11 +19,21 @@ public struct ModelInfo: Sendable, Hashable {
     /// Older models require the first message to be a user turn.
     public let requiresUserFirst: Bool
     public let line: String?
+    public let lifecycle: Lifecycle
+    /// RFC 3339 times, when known.
+    public let deprecatedAt: String?
+    public let retiresAt: String?
+    /// Named by a request but in no catalog: its values were inferred from its id (`ModelInfo.inferred`), and
+    /// answers for it carry a warning.
+    public let isInferred: Bool
+    /// A model object given whole (a models file, the upstream's answer): served as given, over the fields above.
+    public let given: JSONObject?
 
     public init(
         id: String, aliases: [String] = [], displayName: String, createdAt: String, maxInputTokens: Int = 200_000,
         maxOutputTokens: Int, supportsThinking: Bool = true, supportsPrefill: Bool = true,
-        requiresUserFirst: Bool = false, line: String? = nil
+        requiresUserFirst: Bool = false, line: String? = nil, lifecycle: Lifecycle = .active, deprecatedAt: String? = nil,
+        retiresAt: String? = nil, isInferred: Bool = false, given: JSONObject? = nil
     ) {
         self.id = id
         self.aliases = aliases
@@ -29,6 +45,11 @@ public struct ModelInfo: Sendable, Hashable {
         self.supportsPrefill = supportsPrefill
         self.requiresUserFirst = requiresUserFirst
         self.line = line
+        self.lifecycle = lifecycle
+        self.deprecatedAt = deprecatedAt
+        self.retiresAt = retiresAt
+        self.isInferred = isInferred
+        self.given = given
     }
 
     /// The model object of `GET /v1/models`, in the shape SDK 2.10 knows (older SDKs ignore the extra keys).
@@ -42,7 +63,7 @@ public struct ModelInfo: Sendable, Hashable {
                 "enabled": ["supported": .bool(supportsThinking)],
             ],
         ]
-        return [
+        var object: JSONObject = [
             "type": "model",
             "id": .string(id),
             "display_name": .string(displayName),
@@ -61,67 +82,60 @@ public struct ModelInfo: Sendable, Hashable {
                 "structured_outputs": ["supported": true],
                 "thinking": thinking,
             ],
-            "lifecycle": "active",
+            "lifecycle": .string(lifecycle.rawValue),
             "line": line.map { .string($0) } ?? .null,
-            "deprecated_at": .null,
-            "retires_at": .null,
+            "deprecated_at": deprecatedAt.map { .string($0) } ?? .null,
+            "retires_at": retiresAt.map { .string($0) } ?? .null,
         ]
+        for (key, value) in given ?? JSONObject() where !Self.tapedeckKeys.contains(key) { object[key] = value }
+        return .object(object)
     }
+
+    /// Keys a models file may add that are Tapedeck's, not the API's: never served.
+    public static let tapedeckKeys: Set<String> = ["aliases", "supports_prefill", "requires_user_first"]
 }
 
 /// The models `GET /v1/models` lists and `model` may name, newest first.
 public struct ModelCatalog: Sendable {
     public let models: [ModelInfo]
+    /// Whether an unknown id that follows Anthropic's naming (`claude-…`) is served as an inferred model; the
+    /// API's 404 otherwise (`--strict-models`).
+    public let infersClaudeModels: Bool
     private let byName: [String: ModelInfo]
 
-    public init(models: [ModelInfo]) {
+    public init(models: [ModelInfo], infersClaudeModels: Bool = false) {
         self.models = models
+        self.infersClaudeModels = infersClaudeModels
         var byName: [String: ModelInfo] = [:]
-        for model in models {
-            byName[model.id] = model
+        // Earlier entries win, so an added model's id beats an older entry's alias of the same name.
+        for model in models.reversed() {
             for alias in model.aliases { byName[alias] = model }
+            byName[model.id] = model
         }
         self.byName = byName
     }
 
-    /// The model a request names, by id or alias.
-    public func model(named name: String) -> ModelInfo? { byName[name] }
+    /// The model a request names, by id or alias; an inferred one for an unknown `claude-…` id unless strict.
+    public func model(named name: String) -> ModelInfo? {
+        if let known = byName[name] { return known }
+        guard infersClaudeModels, ModelInfo.followsAnthropicNaming(name) else { return nil }
+        return ModelInfo.inferred(id: name, knowing: models)
+    }
 
-    /// The catalog Tapedeck ships: Anthropic's current models plus models that Anthropic-compatible gateways serve.
-    public static let standard = ModelCatalog(models: [
-        ModelInfo(
-            id: "claude-opus-4-7", displayName: "Claude Opus 4.7", createdAt: "2026-09-24T00:00:00Z",
-            maxInputTokens: 1_000_000, maxOutputTokens: 128_000, supportsPrefill: false, line: "opus"),
-        ModelInfo(
-            id: "kimi-k2.6", displayName: "Kimi K2.6", createdAt: "2026-07-15T00:00:00Z",
-            maxInputTokens: 262_144, maxOutputTokens: 32_768),
-        ModelInfo(
-            id: "deepseek-v4-pro", displayName: "DeepSeek V4 Pro", createdAt: "2026-06-01T00:00:00Z",
-            maxInputTokens: 131_072, maxOutputTokens: 32_768),
-        ModelInfo(
-            id: "claude-opus-4-6", displayName: "Claude Opus 4.6", createdAt: "2026-02-05T00:00:00Z",
-            maxInputTokens: 1_000_000, maxOutputTokens: 128_000, supportsPrefill: false, line: "opus"),
-        ModelInfo(
-            id: "claude-opus-4-5-20251101", aliases: ["claude-opus-4-5"], displayName: "Claude Opus 4.5",
-            createdAt: "2025-11-01T00:00:00Z", maxOutputTokens: 64_000, line: "opus"),
-        ModelInfo(
-            id: "claude-haiku-4-5-20251001", aliases: ["claude-haiku-4-5"], displayName: "Claude Haiku 4.5",
-            createdAt: "2025-10-01T00:00:00Z", maxOutputTokens: 64_000, line: "haiku"),
-        ModelInfo(
-            id: "claude-sonnet-4-5-20250929", aliases: ["claude-sonnet-4-5"], displayName: "Claude Sonnet 4.5",
-            createdAt: "2025-09-29T00:00:00Z", maxOutputTokens: 64_000, line: "sonnet"),
-        ModelInfo(
-            id: "claude-opus-4-1-20250805", aliases: ["claude-opus-4-1"], displayName: "Claude Opus 4.1",
-            createdAt: "2025-08-05T00:00:00Z", maxOutputTokens: 32_000, line: "opus"),
-        ModelInfo(
-            id: "claude-sonnet-4-20250514", aliases: ["claude-sonnet-4-0"], displayName: "Claude Sonnet 4",
-            createdAt: "2025-05-14T00:00:00Z", maxOutputTokens: 64_000, line: "sonnet"),
-        ModelInfo(
-            id: "claude-3-7-sonnet-20250219", aliases: ["claude-3-7-sonnet-latest"], displayName: "Claude Sonnet 3.7",
-            createdAt: "2025-02-19T00:00:00Z", maxOutputTokens: 64_000, requiresUserFirst: true, line: "sonnet"),
-        ModelInfo(
-            id: "claude-3-5-haiku-20241022", aliases: ["claude-3-5-haiku-latest"], displayName: "Claude Haiku 3.5",
-            createdAt: "2024-10-22T00:00:00Z", maxOutputTokens: 8_192, supportsThinking: false,
-            requiresUserFirst: true, line: "haiku"),
-    ])
+    /// The model the catalog itself holds under `name` (no inference).
+    public func known(named name: String) -> ModelInfo? { byName[name] }
+
+    /// This catalog with `added` models: one with a known id replaces that entry where it stands, a new one goes
+    /// in front (the list is newest first).
+    public func adding(_ added: [ModelInfo]) -> ModelCatalog {
+        var replacing: [String: ModelInfo] = [:]
+        for model in added where replacing[model.id] == nil { replacing[model.id] = model }
+        let present = Set(models.map(\.id))
+        var seen = Set<String>()
+        let fresh = added.filter { !present.contains($0.id) && seen.insert($0.id).inserted }
+        return ModelCatalog(models: fresh + models.map { replacing[$0.id] ?? $0 }, infersClaudeModels: infersClaudeModels)
+    }
+
+    /// The same models, with or without inference for unknown `claude-…` ids.
+    public func inferring(_ infers: Bool) -> ModelCatalog { ModelCatalog(models: models, infersClaudeModels: infers) }
 }

@@ -117,6 +117,14 @@ public struct ServeOptions: ParsableArguments, Sendable {
         help: "'REGEX=>REPLACEMENT' applied to request strings before matching, never to what is stored (repeatable).")
     public var matchNormalize: [String] = []
 
+    @Option(
+        name: .customLong("models"),
+        help: "A JSON file of model objects (a list, or {\"data\": [...]}) added to the built-in catalog, or replacing its entries.")
+    public var modelsFile: String?
+
+    @Flag(name: .customLong("strict-models"), help: "Answer unknown model ids with the API's 404, even claude-… ones.")
+    public var strictModels = false
+
     public init() {}
 
     /// Why options could not be resolved, phrased as what to do.
@@ -259,6 +267,8 @@ public struct ServeOptions: ParsableArguments, Sendable {
             matchNormalize.isEmpty
             ? (environment["TAPEDECK_MATCH_NORMALIZE"] ?? "").split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty }
             : matchNormalize
+        if let file = value(modelsFile, "TAPEDECK_MODELS") { configuration.models = try Self.catalog(adding: file) }
+        configuration.strictModels = strictModels || environment["TAPEDECK_STRICT_MODELS"]?.lowercased() == "true"
 
         let allowInCI = allowUpstreamInCI || environment["TAPEDECK_ALLOW_UPSTREAM_IN_CI"]?.lowercased() == "true"
         if isCI, configuration.mode != .replay, !allowInCI {

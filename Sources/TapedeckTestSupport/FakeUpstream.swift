@@ -11,7 +11,10 @@ import Synchronization
 ///
 /// The scenario comes from the `fake-scenario` header, or from a last user message that starts with
 /// `scenario:NAME`. Scenarios: `text` (default), `thinking`, `tool`, `stop`, `midstream_error`, `disconnect`,
-/// `slow_first_byte`, `paced`, `gated`, `rate_limit`, `overloaded`, `non_json_error`.
+/// `slow_first_byte`, `paced`, `gated`, `rate_limit`, `overloaded`, `non_json_error`. A `fake-model` header
+/// names the model of a JSON Messages answer. Other paths under `/v1/` (any method) stand for what Tapedeck does
+/// not model: `…/binary` answers bytes that are not UTF-8, `…/events` a stream that is not the Messages API's
+/// (held after its first event by `fake-scenario: gated`), anything else a JSON echo with a call counter.
 public final class FakeUpstream: Sendable {
     /// What the fake received, for assertions (headers lower-cased).
     public struct Received: Sendable {
@@ -37,8 +40,9 @@ public final class FakeUpstream: Sendable {
         -> some ApplicationProtocol
     {
         let router = Router()
-        router.post("/**") { request, _ in try await self.respond(to: request) }
-        router.get("/**") { request, _ in try await self.respond(to: request) }
+        for method in [HTTPRequest.Method.post, .get, .put, .delete, .patch] {
+            router.on("/**", method: method) { request, _ in try await self.respond(to: request) }
+        }
         var logger = Logger(label: "fake-upstream")
         logger.logLevel = .warning
         return Application(
@@ -70,10 +74,15 @@ public final class FakeUpstream: Sendable {
             ]
             if request.uri.path.hasSuffix("/models") {
                 return jsonResponse([
-                    "data": [model], "has_more": false, "first_id": "claude-sonnet-4-5-20250929", "last_id": "claude-sonnet-4-5-20250929",
+                    "data": [model, Self.unknownModel], "has_more": false, "first_id": "claude-sonnet-4-5-20250929",
+                    "last_id": .string(Self.unknownModelID),
                 ])
             }
+            if request.uri.path.hasSuffix("/" + Self.unknownModelID) { return jsonResponse(Self.unknownModel) }
             return jsonResponse(model)
+        }
+        if request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/messages" {
+            return unmodeledResponse(to: request, body: body, headers: headers)
         }
 
         let scenario = headers["fake-scenario"] ?? Self.scenario(in: json) ?? "text"
@@ -127,7 +136,11 @@ public final class FakeUpstream: Sendable {
         if !wantsStream {
             if scenario == "midstream_error" { return errorResponse(529, "overloaded_error", "Overloaded") }
             if scenario == "slow_first_byte" { try await Task.sleep(for: .milliseconds(300)) }
-            let message = MessageAssembler.assemble(SSEParser.parse(bytes)).assembled ?? .null
+            var message = MessageAssembler.assemble(SSEParser.parse(bytes)).assembled ?? .null
+            if let model = headers["fake-model"], case .object(var object) = message {
+                object["model"] = .string(model)
+                message = .object(object)
+            }
             return jsonResponse(message, requestID: requestID)
         }
 
@@ -166,6 +179,54 @@ public final class FakeUpstream: Sendable {
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    /// A model the upstream lists that no built-in catalog has, and whose id is not Anthropic-shaped: it
+    /// answers `max_tokens` 4096 and `created_at` 2026-11-01.
+    public static let unknownModelID = "fake-gateway-model-1"
+
+    static let unknownModel: JSONValue = [
+        "type": "model", "id": .string(unknownModelID), "display_name": "Fake Gateway Model 1", "created_at": "2026-11-01T00:00:00Z",
+        "max_input_tokens": 50_000, "max_tokens": 4_096,
+    ]
+
+    /// Bytes that are not UTF-8 (every byte value once), for `…/binary`.
+    public static let binaryBody: [UInt8] = Array(0...255)
+
+    /// The non-Messages stream `…/events` sends: OpenAI-style `data:` lines ending with `[DONE]`.
+    public static let unmodeledStream = "data: {\"delta\":\"a\"}\n\ndata: {\"delta\":\"b\"}\n\ndata: {\"delta\":\"c\"}\n\ndata: [DONE]\n\n"
+
+    func unmodeledResponse(to request: Request, body: [UInt8], headers: [String: String]) -> Response {
+        let n = counter.withLock { value in
+            value += 1
+            return value
+        }
+        var fields = HTTPFields()
+        fields[HTTPField.Name("request-id")!] = "req_fake_unmodeled_\(n)"  // lint: allow a valid literal header name
+        if request.uri.path.hasSuffix("/binary") {
+            fields[.contentType] = "application/octet-stream"
+            return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: Self.binaryBody + body)))
+        }
+        if request.uri.path.hasSuffix("/events") {
+            fields[.contentType] = "text/event-stream"
+            let events = SSEParser.parse(Array(Self.unmodeledStream.utf8))
+            let (gate, gated) = (self.gate, headers["fake-scenario"] == "gated")
+            return Response(
+                status: .ok, headers: fields,
+                body: ResponseBody { writer in
+                    for (i, event) in events.enumerated() {
+                        if gated, i == 1 { await gate.wait() }
+                        try await writer.write(ByteBuffer(string: "data: \(event.data)\n\n"))
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        let echo: JSONValue = [
+            "method": .string(request.method.rawValue), "path": .string(request.uri.path),
+            "query": request.uri.query.map(JSONValue.string) ?? .null, "body_bytes": .int(body.count), "call": .int(n),
+            "content_type": headers["content-type"].map(JSONValue.string) ?? .null,
+        ]
+        return jsonResponse(echo, requestID: "req_fake_unmodeled_\(n)")
     }
 
     static func scenario(in json: JSONValue?) -> String? {

@@ -671,7 +671,7 @@ def test_journal_entries(deck):
     entries = deck.journal()
     assert [(e["method"], e["path"]) for e in entries] == [("POST", "/v1/messages")] * 4 + [("GET", "/v1/models")]
     keys = {"seq", "time", "method", "path", "cassette", "fingerprint", "source", "occurrence", "status",
-            "latency_ms", "fault", "stream"}
+            "latency_ms", "fault", "stream", "warnings"}
     for e in entries:
         assert keys <= set(e), sorted(set(e))
         assert isinstance(e["seq"], int) and not isinstance(e["seq"], bool)

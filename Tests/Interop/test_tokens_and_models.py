@@ -60,7 +60,7 @@ def test_count_tokens_counts_tools(client):
 
 def test_count_tokens_unknown_model_is_not_found(client):
     with pytest.raises(anthropic.NotFoundError):
-        client.messages.count_tokens(model="claude-nope-1", messages=user("Hi."))
+        client.messages.count_tokens(model="nope-model-1", messages=user("Hi."))
 
 
 # -- models ------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ def test_models_retrieve(client):
 
 def test_models_retrieve_unknown_is_not_found(client):
     with pytest.raises(anthropic.NotFoundError) as info:
-        client.models.retrieve("claude-nope-1")
+        client.models.retrieve("nope-model-1")
 
     assert info.value.status_code == 404
     assert info.value.response.json()["error"]["type"] == "not_found_error"

@@ -24,6 +24,17 @@ struct AnswerSourceTests {
             rawBody: raw, body: body, fingerprint: Fingerprint(method: method, path: path, body: body))
     }
 
+    /// A request to a path Tapedeck does not model, read as the unmodeled route reads it.
+    static func unmodeledRequest(path: String, method: String = "POST", query: String? = nil, body: String) throws -> IncomingRequest {
+        let raw = Array(body.utf8)
+        let json = Interaction.json(raw)
+        var request = IncomingRequest(
+            method: method, path: path, query: query, headers: [.init("x-api-key")!: "sk-test"], rawBody: raw, body: json,
+            fingerprint: Fingerprint(unmodeled: method, path: path, query: query, body: json == nil ? raw : [], json: json, ignoring: []))
+        request.isUnmodeled = true
+        return request
+    }
+
     static let hello = #"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}"#
     static let helloStream = #"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hello"}]}"#
 

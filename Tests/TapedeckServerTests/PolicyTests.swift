@@ -59,13 +59,25 @@ struct PolicyTests {
         Row(mode: .auto, recorded: true, onMiss: .synthesize, fallback: .catalog, expected: .source(.replay)),
     ]
 
-    @Test(arguments: synthesisRows + catalogRows)
+    static let unmodeledRows: [Row] = [
+        // A path Tapedeck does not model: recorded and replayed as any other; with nothing recorded and no
+        // upstream, the API's 404 whatever --on-miss says (there is nothing to synthesize).
+        Row(mode: .replay, recorded: false, onMiss: .synthesize, fallback: .unmodeled, expected: .missError),
+        Row(mode: .replay, recorded: false, onMiss: .error, fallback: .unmodeled, expected: .missError),
+        Row(mode: .replay, recorded: true, onMiss: .error, fallback: .unmodeled, expected: .source(.replay)),
+        Row(mode: .record, recorded: false, onMiss: .synthesize, fallback: .unmodeled, expected: .source(.record)),
+        Row(mode: .record, recorded: true, onMiss: .error, fallback: .unmodeled, expected: .source(.record)),
+        Row(mode: .auto, recorded: false, onMiss: .error, fallback: .unmodeled, expected: .source(.record)),
+        Row(mode: .auto, recorded: true, onMiss: .synthesize, fallback: .unmodeled, expected: .source(.replay)),
+    ]
+
+    @Test(arguments: synthesisRows + catalogRows + unmodeledRows)
     func whoAnswers(_ row: Row) async throws {
         #expect(try await Self.run(row, fault: nil) == row.expected)
     }
 
     /// A fault that answers instead wins over every mode, recorded or not.
-    @Test(arguments: synthesisRows + catalogRows)
+    @Test(arguments: synthesisRows + catalogRows + unmodeledRows)
     func answeringFaultsComeFirst(_ row: Row) async throws {
         #expect(try await Self.run(row, fault: "overloaded") == .fault)
     }
@@ -92,14 +104,19 @@ struct PolicyTests {
                     configuration: configuration, shelf: Shelf(defaultTape: tape, directory: directory.path, create: true),
                     record: record)
                 var request =
-                    row.fallback == .catalog
-                    ? try AnswerSourceTests.request("", path: "/v1/models", method: "GET")
-                    : try AnswerSourceTests.request(AnswerSourceTests.hello)
+                    switch row.fallback {
+                    case .catalog: try AnswerSourceTests.request("", path: "/v1/models", method: "GET")
+                    case .unmodeled: try AnswerSourceTests.unmodeledRequest(path: "/v1/messages/batches", body: "{}")
+                    default: try AnswerSourceTests.request(AnswerSourceTests.hello)
+                    }
                 if row.recorded { try await tape.record(AnswerSourceTests.recorded(for: request, text: "recorded")) }
                 request.faults = try fault.map { text throws(APIError) in try Faults(parsing: text) }
                 let fallback: any AnswerSource =
-                    row.fallback == .catalog
-                    ? CatalogSource(lookup: .list, catalog: .standard) : SynthesisSource(.messages, catalog: .standard)
+                    switch row.fallback {
+                    case .catalog: CatalogSource(lookup: .list, catalog: .standard)
+                    case .unmodeled: UnmodeledSource()
+                    default: SynthesisSource(.messages, catalog: .standard)
+                    }
                 do {
                     let answer = try await pipeline.answer(request, fallback: fallback)
                     switch answer.source {

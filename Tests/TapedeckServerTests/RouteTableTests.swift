@@ -26,7 +26,8 @@ struct RouteTableTests {
 
     @Test func everyListedMethodIsServed() async throws {
         try await withApp { client in
-            for route in Route.all where !route.path.contains("{id}") {
+            // The unmodeled route's answer with nothing recorded is the API's 404, by design (UnmodeledPathTests).
+            for route in Route.all where !route.path.contains("{id}") && !route.path.hasSuffix("**") {
                 for method in route.methods {
                     try await client.execute(uri: route.path, method: method) { response in
                         #expect(response.status.code != 405, "\(method) \(route.path)")

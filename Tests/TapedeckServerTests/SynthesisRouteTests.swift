@@ -159,6 +159,13 @@ struct ErrorRouteTests {
 
     @Test func unknownModelIs404() async throws {
         try await withApp { client in
+            let text = #"{"model":"nope-1","max_tokens":5,"messages":[{"role":"user","content":"x"}]}"#
+            try expectEnvelope(
+                try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(text)),
+                status: 404, type: "not_found_error", message: "model: nope-1")
+        }
+        // An Anthropic-shaped id is served unless --strict-models (ModelCatalogRouteTests); strict, it is a 404 too.
+        try await withApp({ $0.strictModels = true }) { client in
             let text = #"{"model":"claude-nope","max_tokens":5,"messages":[{"role":"user","content":"x"}]}"#
             try expectEnvelope(
                 try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(text)),

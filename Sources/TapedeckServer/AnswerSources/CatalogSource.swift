@@ -13,14 +13,26 @@ struct CatalogSource: AnswerSource {
     }
 
     let lookup: Lookup
-    let catalog: ModelCatalog
+    let models: ModelRegistry
 
     var kind: SourceKind { .catalog }
 
+    init(lookup: Lookup, models: ModelRegistry) {
+        self.lookup = lookup
+        self.models = models
+    }
+
+    init(lookup: Lookup, catalog: ModelCatalog) { self.init(lookup: lookup, models: ModelRegistry(catalog)) }
+
+    var catalog: ModelCatalog { models.catalog }
+
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         switch lookup {
-        case .list: try list(query: QueryParameters.parse(request.query), for: request)
-        case .retrieve(let id): try retrieve(id: id, for: request)
+        case .list: return try list(query: QueryParameters.parse(request.query), for: request)
+        case .retrieve(let id):
+            let (answer, model) = try retrieve(id: id, for: request)
+            if model.isInferred { request.trace.warn(ModelInfo.inferenceWarning(for: model)) }
+            return answer
         }
     }
 
@@ -54,9 +66,9 @@ struct CatalogSource: AnswerSource {
         return Self.answer(json, for: request)
     }
 
-    func retrieve(id: String, for request: IncomingRequest) throws(APIError) -> Answer {
+    func retrieve(id: String, for request: IncomingRequest) throws(APIError) -> (Answer, ModelInfo) {
         guard let model = catalog.model(named: id) else { throw .notFound("model: \(id)") }
-        return Self.answer(model.json, for: request)
+        return (Self.answer(model.json, for: request), model)
     }
 
     static func answer(_ json: JSONValue, for request: IncomingRequest) -> Answer {

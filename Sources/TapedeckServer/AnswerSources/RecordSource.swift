@@ -22,8 +22,13 @@ final class RecordSource: AnswerSource {
     /// Largest answer saved; a longer one is passed through and not saved (`--max-recording-bytes`).
     let maxRecordingBytes: Int
     let logger: Logger
+    /// Learns the models the upstream lists and names, so synthesis and `/v1/models` know them from then on.
+    let models: ModelRegistry?
 
-    init(client: HTTPClient, upstream: String, redactor: Redactor, upstreamKey: String?, maxRecordingBytes: Int, logger: Logger) {
+    init(
+        client: HTTPClient, upstream: String, redactor: Redactor, upstreamKey: String?, maxRecordingBytes: Int, logger: Logger,
+        models: ModelRegistry? = nil
+    ) {
         self.client = client
         var base = Substring(upstream)
         while base.hasSuffix("/") { base = base.dropLast() }
@@ -32,6 +37,7 @@ final class RecordSource: AnswerSource {
         self.upstreamKey = upstreamKey
         self.maxRecordingBytes = maxRecordingBytes
         self.logger = logger
+        self.models = models
     }
 
     /// Forwards `forwarded` and records the answer in `tape`; always answers (an unreachable upstream is a 502).
@@ -51,8 +57,10 @@ final class RecordSource: AnswerSource {
         // Uncompressed, so the bytes can be parsed on the way through and stored as the client gets them.
         request.headers.replaceOrAdd(name: "accept-encoding", value: "identity")
         if !forwarded.rawBody.isEmpty { request.body = .bytes(ByteBuffer(bytes: forwarded.rawBody)) }
-        // What the cassette keeps of the body: redacted when patterns are configured.
-        let storedBody = redactor.isEmpty ? forwarded.rawBody : forwarded.body.map(JSONWriter.bytes) ?? []
+        // What the cassette keeps of the body: redacted when patterns are configured (a body that is not JSON,
+        // which only a path Tapedeck does not model takes, as bytes).
+        let storedBody =
+            redactor.isEmpty ? forwarded.rawBody : forwarded.body.map(JSONWriter.bytes) ?? redactor.redact(bytes: forwarded.rawBody)
 
         let start = ContinuousClock.now
         let response: HTTPClientResponse
@@ -228,6 +236,9 @@ final class RecordSource: AnswerSource {
         do {
             let id = try await tape.record(interaction)
             logger.debug("Recorded", metadata: ["interaction.id": "\(id)", "fingerprint": "\(interaction.fingerprint.prefix(12))"])
+            let body = interaction.isStream ? interaction.message : Interaction.json(interaction.responseBody)
+            let learned = models?.learn(fromAnswerTo: interaction.path, status: interaction.status, body: body) ?? []
+            if !learned.isEmpty { logger.info("Learned models from the upstream", metadata: ["models": "\(learned)"]) }
         } catch {
             logger.error("Could not save the recording", metadata: ["cassette": "\(tape.path)", "error": "\(error)"])
             // Retrying would call the upstream again, and pay again, for an answer that cannot be kept either.

@@ -12,7 +12,8 @@ final class ReplaySource: AnswerSource {
     var kind: SourceKind { .replay }
     let pace: TapedeckConfiguration.Pace
     let speed: Double
-    let catalog: ModelCatalog
+    /// The models now; a replayed `/v1/models` answer teaches it, so synthesis accepts what the list offered.
+    let models: ModelRegistry
     /// Answers built once per recording and asked-for style: a replayed hit is then an index lookup and this,
     /// with no row read. The only cache of replayed data; bounded by the answers' bytes, across cassettes (a
     /// closed cassette's answers age out like any other).
@@ -30,10 +31,14 @@ final class ReplaySource: AnswerSource {
         var wantsStream: Bool
     }
 
-    init(pace: TapedeckConfiguration.Pace, speed: Double, catalog: ModelCatalog) {
+    init(pace: TapedeckConfiguration.Pace, speed: Double, models: ModelRegistry) {
         self.pace = pace
         self.speed = speed
-        self.catalog = catalog
+        self.models = models
+    }
+
+    convenience init(pace: TapedeckConfiguration.Pace, speed: Double, catalog: ModelCatalog) {
+        self.init(pace: pace, speed: speed, models: ModelRegistry(catalog))
     }
 
     /// The recording for `request` (its fingerprint's next occurrence, else a loose fixture), answered in the
@@ -44,6 +49,7 @@ final class ReplaySource: AnswerSource {
             let key = PreparedKey(cassette: tape.path, id: id, wantsStream: request.wantsStream)
             if let answer = prepared.value(for: key) { return answer }
             guard let recording = try await tape.recording(id: id) else { return nil }
+            learnModels(from: recording)
             // Everything an exact recording's answer depends on is in the key: the recording, the style, and the
             // fingerprint (the recording's own), which seeds a rebuilt stream.
             let answer = answer(recording, to: request)
@@ -51,7 +57,15 @@ final class ReplaySource: AnswerSource {
             return answer
         }
         // A fixture's answer is completed for each request (its id, model and usage follow the request).
+        // Fixtures describe Messages answers: a path Tapedeck does not model has exact recordings only.
+        guard !request.isUnmodeled else { return nil }
         return tape.looseRecording(for: request.body).map { answer($0, to: request) }
+    }
+
+    /// What a recording teaches the registry: done once per recording, when its answer is first prepared.
+    func learnModels(from recording: Interaction) {
+        let body = recording.isStream ? recording.message : Interaction.json(recording.responseBody)
+        models.learn(fromAnswerTo: recording.path, status: recording.status, body: body)
     }
 
     func answer(_ interaction: Interaction, to request: IncomingRequest) -> Answer {
@@ -70,6 +84,17 @@ final class ReplaySource: AnswerSource {
         }
         let headers = interaction.responseHeaders.map { ($0.name, $0.value) }
         var portable: [(String, String)] { HeaderPolicy.portable(headers) }
+        if request.isUnmodeled {
+            // Tapedeck knows nothing of this answer's form: the bytes as recorded, a stream as a stream.
+            let body: Answer.Body =
+                interaction.isStream
+                ? .recordedStream(
+                    bytes: interaction.responseBody,
+                    pacing: pace == .recorded
+                        ? Answer.Pacing(events: interaction.events.map { ($0.byteEnd, $0.offsetMilliseconds) }, speed: speed) : nil)
+                : .json(ByteBuffer(bytes: interaction.responseBody))
+            return Answer(status: interaction.status, headers: headers, body: body, source: .recorded)
+        }
 
         if interaction.isStream && !wantsStream && interaction.path.hasSuffix("/messages") {
             let assembler = MessageAssembler.assemble(
@@ -124,6 +149,7 @@ final class ReplaySource: AnswerSource {
             outputText += object["text"]?.stringValue ?? object["thinking"]?.stringValue ?? object["input"].map(JSONWriter.string) ?? ""
             content.append(ContentBlock(object))
         }
+        let catalog = models.catalog
         var inputTokens = 0
         if let body = request.body?.objectValue,
             let request = try? RequestValidator(catalog: catalog).validateShape(body, endpoint: .messages, dialect: .lenient)

@@ -10,15 +10,22 @@ import Synthesis
 /// Only this source validates: recorded and upstream answers are the real API's own verdicts on the request.
 struct SynthesisSource: AnswerSource {
     let endpoint: RequestValidator.Endpoint
-    let validator: RequestValidator
+    /// The models now: the validator of each request is made from this, so learned models count at once.
+    let models: ModelRegistry
     let synthesizer = Synthesizer()
 
     var kind: SourceKind { .synthesis }
 
-    init(_ endpoint: RequestValidator.Endpoint, catalog: ModelCatalog) {
+    init(_ endpoint: RequestValidator.Endpoint, models: ModelRegistry) {
         self.endpoint = endpoint
-        self.validator = RequestValidator(catalog: catalog)
+        self.models = models
     }
+
+    init(_ endpoint: RequestValidator.Endpoint, catalog: ModelCatalog) {
+        self.init(endpoint, models: ModelRegistry(catalog))
+    }
+
+    var validator: RequestValidator { RequestValidator(catalog: models.catalog) }
 
     func check(_ request: IncomingRequest) throws(APIError) {
         _ = try validator.validateShape(request.body?.objectValue ?? JSONObject(), endpoint: endpoint, dialect: request.dialect)
@@ -28,6 +35,7 @@ struct SynthesisSource: AnswerSource {
         let parsed = try validator.validateShape(
             request.body?.objectValue ?? JSONObject(), endpoint: endpoint, dialect: request.dialect)
         let model = try validator.validateModel(parsed)
+        if model.isInferred { request.trace.warn(ModelInfo.inferenceWarning(for: model)) }
         let headers = HeaderPolicy.made(for: request)
         switch endpoint {
         case .countTokens:

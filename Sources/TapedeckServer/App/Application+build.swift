@@ -33,6 +33,7 @@ public func buildApplication(
     }
 
     var services: [any Service] = []
+    let models = ModelRegistry(configuration.startingCatalog)
     var record: RecordSource?
     if configuration.mode != .replay {
         var clientConfiguration = HTTPClient.Configuration()
@@ -50,12 +51,13 @@ public func buildApplication(
         services.append(HTTPClientService(client: client))
         record = RecordSource(
             client: client, upstream: configuration.upstream, redactor: redactor,
-            upstreamKey: configuration.upstreamKey, maxRecordingBytes: configuration.maxRecordingBytes, logger: logger)
+            upstreamKey: configuration.upstreamKey, maxRecordingBytes: configuration.maxRecordingBytes, logger: logger,
+            models: models)
     }
     let shelf = Shelf(
         defaultTape: tape, directory: configuration.resolvedCassetteDirectory, create: configuration.mode != .replay,
         capacity: configuration.maxOpenCassettes)
-    let pipeline = Pipeline(configuration: configuration, shelf: shelf, record: record)
+    let pipeline = Pipeline(configuration: configuration, shelf: shelf, record: record, models: models)
     let reader = RequestReader(
         maxBodyBytes: configuration.maxBodyBytes, redactor: redactor, matching: matching)
     let router = buildRouter(reader: reader, pipeline: pipeline, inspector: inspector)

@@ -15,6 +15,9 @@ struct Route: Sendable {
     static let countTokens = Route(path: "/v1/messages/count_tokens", methods: [.post], isAPI: true)
     static let models = Route(path: "/v1/models", methods: [.get], isAPI: true)
     static let model = Route(path: "/v1/models/{id}", methods: [.get], isAPI: true)
+    /// Every other path under `/v1/`, any method: forwarded and recorded as it is, replayed byte for byte, so
+    /// record mode never refuses what the upstream would answer (batches, files, whatever ships next).
+    static let unmodeled = Route(path: "/v1/**", methods: allMethods, isAPI: true)
 
     static let health = admin("health", [.get])
     static let reset = admin("reset", [.post])
@@ -29,10 +32,13 @@ struct Route: Sendable {
     static let inspectorMisses = admin("ui/misses", [.get])
 
     static let all: [Route] = [
-        messages, countTokens, models, model,
+        messages, countTokens, models, model, unmodeled,
         health, reset, interactions, interaction, journal, misses, faults,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
     ]
+
+    /// The methods a route can be asked for; each one a known path does not accept gets a 405.
+    static let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options]
 
     /// Where Tapedeck's own endpoints live.
     static let adminPrefix = "/_tapedeck/"
@@ -64,16 +70,23 @@ struct APIRoutes: Sendable {
     let pipeline: Pipeline
 
     func add(to router: Router<TapedeckRequestContext>) {
-        let catalog = pipeline.configuration.models
-        let messages = SynthesisSource(.messages, catalog: catalog)
-        let countTokens = SynthesisSource(.countTokens, catalog: catalog)
-        let list = CatalogSource(lookup: .list, catalog: catalog)
+        let models = pipeline.models
+        let messages = SynthesisSource(.messages, models: models)
+        let countTokens = SynthesisSource(.countTokens, models: models)
+        let list = CatalogSource(lookup: .list, models: models)
         router.on(.messages, .post) { request, context in try await answer(request, context, fallback: messages) }
         router.on(.countTokens, .post) { request, context in try await answer(request, context, fallback: countTokens) }
         router.on(.models, .get) { request, context in try await answer(request, context, fallback: list) }
         router.on(.model, .get) { request, context in
             let id = (context.parameters.get("id") ?? "").removingPercentEncoding
-            return try await answer(request, context, fallback: CatalogSource(lookup: .retrieve(id: id), catalog: catalog))
+            return try await answer(request, context, fallback: CatalogSource(lookup: .retrieve(id: id), models: models))
+        }
+        let unmodeled = UnmodeledSource()
+        for method in Route.unmodeled.methods {
+            router.on(.unmodeled, method) { request, context in
+                let incoming = try await reader.read(request, context: context, hasBody: true, unmodeled: true)
+                return try await pipeline.answer(incoming, fallback: unmodeled).response()
+            }
         }
     }
 
@@ -88,9 +101,8 @@ struct APIRoutes: Sendable {
 extension Router<TapedeckRequestContext> {
     /// Answers every method a known path does not accept with the API's 405.
     func refuseOtherMethods() {
-        let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options]
         for route in Route.all {
-            for method in allMethods where !route.methods.contains(method) {
+            for method in Route.allMethods where !route.methods.contains(method) {
                 on(route, method) { request, _ -> Response in
                     throw APIError.methodNotAllowed(request.method.rawValue, path: request.uri.path)
                 }

@@ -69,12 +69,15 @@ public struct TapedeckConfiguration: Sendable {
     /// Requests (per cassette) the journal keeps.
     public var journalSize: Int = 1000
     public var logLevel: Logger.Level = .info
+    /// The built-in catalog plus a models file's entries (`--models`).
     public var models: ModelCatalog = .standard
     /// The built-in normalization profile matching applies (`--match-profile`); `nil`: Claude Code's for requests
     /// whose `user-agent` is `claude-cli/…`, none for the rest.
     public var matchProfile: MatchProfile?
     /// `REGEX=>REPLACEMENT` rules applied to a request's strings before it is matched (`--match-normalize`).
     public var matchNormalize: [String] = []
+    /// Refuse unknown model ids with the API's 404, even `claude-…` ones (`--strict-models`).
+    public var strictModels = false
 
     public init() {}
 
@@ -84,6 +87,9 @@ public struct TapedeckConfiguration: Sendable {
         guard let slash = cassettePath.lastIndex(of: "/") else { return "." }
         return slash == cassettePath.startIndex ? "/" : String(cassettePath[..<slash])
     }
+
+    /// The catalog the server starts with: `models`, inferring unknown `claude-…` ids unless `strictModels`.
+    public var startingCatalog: ModelCatalog { models.inferring(!strictModels) }
 
     /// All paths ignored by fingerprints.
     public var ignoredPaths: [JSONPath] { Fingerprint.defaultIgnoredPaths + matchIgnore }

@@ -31,6 +31,8 @@ struct IncomingRequest: Sendable {
     var client: ClientConnection
     /// What the pipeline learns about the request, for the log line and the journal.
     var trace: RequestTrace
+    /// A request to a path Tapedeck does not model: forwarded and recorded as it is, replayed byte for byte.
+    var isUnmodeled = false
 
     init(
         method: String, path: String, query: String? = nil, target: String? = nil, headers: HTTPFields = [:],

@@ -14,8 +14,12 @@ struct RequestReader: Sendable {
     static let cassetteHeader = HTTPField.Name(HeaderPolicy.cassetteHeader)!  // lint: allow a valid constant header name
     static let faultHeader = HTTPField.Name(HeaderPolicy.faultHeader)!  // lint: allow a valid constant header name
 
-    /// Reads `request`; `hasBody` is whether the route takes one (a GET's body is never read).
-    func read(_ request: Request, context: TapedeckRequestContext, hasBody: Bool) async throws -> IncomingRequest {
+    /// Reads `request`; `hasBody` is whether the route takes one (a GET's body is never read). An `unmodeled`
+    /// request (a path Tapedeck does not model) may have any body, JSON or not, and is matched on its method,
+    /// path, query and body (`Fingerprint(unmodeled:)`).
+    func read(_ request: Request, context: TapedeckRequestContext, hasBody: Bool, unmodeled: Bool = false) async throws
+        -> IncomingRequest
+    {
         // The `/cassettes/NAME` prefix, else the `tapedeck-cassette` header, else the default cassette.
         let name = context.parameters.get("cassette") ?? request.headers[Self.cassetteHeader]
         if let name { try Shelf.validate(name) }
@@ -23,7 +27,11 @@ struct RequestReader: Sendable {
         let faults = try request.headers[Self.faultHeader].map { text throws(APIError) in try Faults(parsing: text) }
         var raw: [UInt8] = []
         var body: JSONValue?
-        if hasBody {
+        if unmodeled {
+            raw = try await request.bodyBytes(upTo: maxBodyBytes)
+            context.trace.update { [raw] in $0.body = raw }
+            body = Interaction.json(raw).map(redactor.redact)
+        } else if hasBody {
             raw = try await request.bodyBytes(upTo: maxBodyBytes)
             context.trace.update { [raw] in $0.body = raw }
             body = redactor.redact(.object(try RequestValidator.parseBody(raw)))
@@ -31,17 +39,31 @@ struct RequestReader: Sendable {
         var path = request.uri.path
         if let name, path.hasPrefix("/cassettes/") { path = String(path.dropFirst("/cassettes/".count + name.utf8.count)) }
         let method = request.method.rawValue
+        let query = request.uri.query.flatMap { $0.isEmpty ? nil : $0 }
         let matcher = matching.matcher(for: request.headers)
-        let incoming = IncomingRequest(
-            method: method, path: path, query: request.uri.query.flatMap { $0.isEmpty ? nil : $0 }, target: request.uri.string,
-            headers: request.headers, rawBody: raw, body: body,
-            fingerprint: matcher.fingerprint(method: method, path: path, body: body), matcher: matcher,
-            cassette: name, faults: faults, client: context.client, trace: context.trace)
+        let fingerprint =
+            unmodeled
+            ? Fingerprint(
+                unmodeled: method, path: path, query: query.map(redactor.redact(query:)),
+                body: body == nil ? redactor.redact(bytes: raw) : [], json: body.map(matcher.normalizer.normalize),
+                ignoring: Self.unmodeledIgnoredPaths(matcher))
+            : matcher.fingerprint(method: method, path: path, body: body)
+        var incoming = IncomingRequest(
+            method: method, path: path, query: query, target: request.uri.string, headers: request.headers, rawBody: raw,
+            body: body, fingerprint: fingerprint, matcher: matcher, cassette: name, faults: faults, client: context.client,
+            trace: context.trace)
+        incoming.isUnmodeled = unmodeled
         context.trace.update {
             $0.path = path
             $0.fingerprint = incoming.fingerprint.hex
             $0.stream = incoming.wantsStream
         }
         return incoming
+    }
+
+    /// Paths an unmodeled request's JSON body is matched without: the configured ones, but not `stream`, since
+    /// such an answer is replayed as recorded and a stream cannot stand in for JSON there.
+    static func unmodeledIgnoredPaths(_ matcher: RequestMatcher) -> [JSONPath] {
+        matcher.ignoredPaths.filter { $0 != JSONPath(parsing: "stream") }
     }
 }

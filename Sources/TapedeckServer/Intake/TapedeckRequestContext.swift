@@ -29,6 +29,8 @@ final class RequestTrace: Sendable {
         var stream = false
         /// The body as sent, once read: with the occurrence, it seeds the request id of an error answer.
         var body: [UInt8] = []
+        /// What the answer stands on that a person should know (an inferred model): logged and journaled.
+        var warnings: [String] = []
     }
 
     private let facts = Mutex(Facts())
@@ -36,4 +38,6 @@ final class RequestTrace: Sendable {
     func update(_ change: (inout Facts) -> Void) { facts.withLock { change(&$0) } }
 
     var current: Facts { facts.withLock { $0 } }
+
+    func warn(_ warning: String) { update { $0.warnings.append(warning) } }
 }

@@ -18,6 +18,8 @@ struct JournalEntry: Sendable {
     var latencyMilliseconds: Double
     var fault: String?
     var stream: Bool
+    /// What the answer stands on that a person should know (an inferred model).
+    var warnings: [String] = []
 
     var json: JSONValue {
         [
@@ -34,6 +36,7 @@ struct JournalEntry: Sendable {
             "latency_ms": .number(JSONNumber((latencyMilliseconds * 100).rounded() / 100)),
             "fault": fault.map(JSONValue.string) ?? .null,
             "stream": .bool(stream),
+            "warnings": .array(warnings.map(JSONValue.string)),
         ]
     }
 }

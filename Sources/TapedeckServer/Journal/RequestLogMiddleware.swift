@@ -23,7 +23,11 @@ struct RequestLogMiddleware: RouterMiddleware {
                 JournalEntry(
                     seq: 0, time: Date(), method: request.method.rawValue, path: facts.path ?? path, cassette: facts.cassette,
                     fingerprint: facts.fingerprint, source: source, occurrence: facts.occurrence,
-                    status: Int(response.status.code), latencyMilliseconds: ms, fault: facts.fault, stream: facts.stream))
+                    status: Int(response.status.code), latencyMilliseconds: ms, fault: facts.fault, stream: facts.stream,
+                    warnings: facts.warnings))
+        }
+        for warning in facts.warnings {
+            context.logger.warning("\(warning)", metadata: ["path": "\(facts.path ?? path)"])
         }
         if context.logger.logLevel <= .info {
             context.logger.info(

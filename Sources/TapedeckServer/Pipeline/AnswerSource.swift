@@ -18,7 +18,7 @@ protocol AnswerSource: Sendable {
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer?
 }
 
-/// The four kinds of answer source.
+/// The kinds of answer source.
 enum SourceKind: String, Sendable, CaseIterable {
     /// A recording in the cassette (exact fingerprint first, then hand-written loose fixtures).
     case replay
@@ -29,6 +29,11 @@ enum SourceKind: String, Sendable, CaseIterable {
     case synthesis
     /// Tapedeck's own reference data (the model catalog): always answers, and is no miss.
     case catalog
+    /// A path Tapedeck does not model, with nothing recorded and no upstream: the API's 404, noted as a miss.
+    case unmodeled
+
+    /// The kinds a route may fall back to when nothing recorded answers.
+    static let fallbacks: [SourceKind] = [.synthesis, .catalog, .unmodeled]
 }
 
 extension AnswerSource {

@@ -11,7 +11,8 @@ import MessagesAPI
 ///    a plain call) is thrown here, after its latency; no occurrence is used and nothing is forwarded.
 /// 4. **Occurrence**: the fingerprint's next occurrence on this cassette is claimed.
 /// 5. **Policy** (`Policy.plan`) lists the sources to try: replay, record, then the route's fallback (synthesis
-///    or the model catalog), or the miss error; a synthesized answer and a miss error are noted as misses.
+///    the model catalog, or the 404 of a path Tapedeck does not model), or the miss error; a synthesized answer
+///    and an error for a miss are noted as misses.
 /// 6. **Answer sources** answer with an `Answer` value, or pass (no recording).
 ///
 /// The caller then delivers it: `Answer.response()` turns it into HTTP, applying stream faults on the way out.
@@ -23,21 +24,27 @@ final class Pipeline: Sendable {
     let record: RecordSource?
     let faults: FaultSchedule
     let journal: Journal
+    /// The models the server knows now: the catalog, plus what recording and replay learned.
+    let models: ModelRegistry
     /// The policy's plans for this server's mode and on-miss, made once: one per kind of fallback.
-    private let synthesisPlan: [Policy.Step]
-    private let catalogPlan: [Policy.Step]
+    private let plans: [SourceKind: [Policy.Step]]
 
-    init(configuration: TapedeckConfiguration, shelf: Shelf, record: RecordSource?) {
+    /// - Parameter models: The registry `record` learns into; a new one from the configuration by default.
+    init(configuration: TapedeckConfiguration, shelf: Shelf, record: RecordSource?, models: ModelRegistry? = nil) {
         self.configuration = configuration
         self.shelf = shelf
         self.record = record
-        self.replay = ReplaySource(pace: configuration.pace, speed: configuration.speed, catalog: configuration.models)
+        let models = models ?? ModelRegistry(configuration.startingCatalog)
+        self.models = models
+        self.replay = ReplaySource(pace: configuration.pace, speed: configuration.speed, models: models)
         self.faults = FaultSchedule(plan: configuration.fault)
         self.journal = Journal(capacity: configuration.journalSize)
-        func plan(_ fallback: SourceKind) -> [Policy.Step] {
-            Policy.plan(mode: configuration.mode, onMiss: configuration.onMiss, fallback: fallback, canRecord: record != nil)
+        var plans: [SourceKind: [Policy.Step]] = [:]
+        for fallback in SourceKind.fallbacks {
+            plans[fallback] = Policy.plan(
+                mode: configuration.mode, onMiss: configuration.onMiss, fallback: fallback, canRecord: record != nil)
         }
-        (synthesisPlan, catalogPlan) = (plan(.synthesis), plan(.catalog))
+        self.plans = plans
     }
 
     /// Answers `request` as the policy says, with `fallback` (the route's own source) when nothing recorded does.
@@ -67,13 +74,17 @@ final class Pipeline: Sendable {
         var request = request
         request.occurrence = tape.nextOccurrence(of: request.fingerprint)
         request.trace.update { [occurrence = request.occurrence] in $0.occurrence = occurrence }
-        for step in fallback.kind == .catalog ? catalogPlan : synthesisPlan {
+        for step in plans[fallback.kind] ?? [] {
             switch step {
             case .ask(.replay):
                 if let answer = try await replay.answer(request, tape: tape) { return answer }
             case .ask(.record):
                 if let record, let answer = try await record.answer(request, tape: tape) { return answer }
             case .ask:
+                if fallback.kind == .unmodeled {
+                    request.trace.update { $0.source = "miss" }
+                    noteMiss(request, answered: "error")
+                }
                 guard let answer = try await fallback.answer(request, tape: tape) else { continue }
                 if fallback.kind == .synthesis { noteMiss(request, answered: "synthesized") }
                 return answer

@@ -13,7 +13,8 @@ enum Policy {
         case missError
     }
 
-    /// The steps tried in order for a request whose route falls back to `fallback` (synthesis or catalog).
+    /// The steps tried in order for a request whose route falls back to `fallback` (synthesis, catalog, or the 404 of
+    /// a path Tapedeck does not model).
     ///
     /// Replay and auto look in the cassette first; record and auto may call the upstream; whatever is left
     /// over is the route's fallback, unless it is a synthesized stand-in and misses are errors.

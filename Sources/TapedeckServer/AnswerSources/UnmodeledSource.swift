@@ -1,0 +1,13 @@
+import Cassette
+import MessagesAPI
+
+/// The fallback of a path under `/v1/` that Tapedeck does not model (batches, files, `/v1/chat/completions`,
+/// whatever ships next): such a request is forwarded and recorded in record and auto mode, and replayed byte for
+/// byte; with nothing recorded to replay, it gets the API's own answer to a path it does not know.
+struct UnmodeledSource: AnswerSource {
+    var kind: SourceKind { .unmodeled }
+
+    func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
+        throw APIError.notFound("Not Found")
+    }
+}
