@@ -9,9 +9,10 @@ public enum ToolPicker {
     /// The tool `text` names, or whose description `text` echoes, first in the request's order; `nil` if none.
     ///
     /// A tool is named when its name appears as a word (`get_weather`, `Read`), or one of its name's distinctive
-    /// parts does (`weather` for `get_weather`, `search` for `WebSearch`). Its description is echoed when its
-    /// distinctive words (five letters or more, not common English) appear: one of a short description's
-    /// (four such words or fewer), two of a longer one's.
+    /// parts does (`weather` for `get_weather`, `search` for `WebSearch`). A short description (at most twelve
+    /// distinctive words: five letters or more, not common English) is echoed when one of them appears, or two
+    /// for more than four. A long description (an agent's manual for the tool, like Claude Code's) shares a
+    /// couple of words with almost any prompt ("short", "sentence"), so only the tool's name counts there.
     public static func tool(namedIn text: String, among tools: [MessagesRequest.Tool]) -> MessagesRequest.Tool? {
         guard !text.isEmpty, !tools.isEmpty else { return nil }
         let words = Set(Self.words(of: text))
@@ -19,7 +20,7 @@ public enum ToolPicker {
         var best: (tool: MessagesRequest.Tool, score: Int)?
         for tool in tools {
             let keywords = Set(Self.words(of: tool.description ?? "").filter { $0.count >= 5 && !common.contains($0) })
-            guard !keywords.isEmpty else { continue }
+            guard !keywords.isEmpty, keywords.count <= 12 else { continue }
             let score = keywords.intersection(words).count
             guard score >= (keywords.count <= 4 ? 1 : 2) else { continue }
             if score > best?.score ?? 0 { best = (tool, score) }
@@ -65,5 +66,7 @@ public enum ToolPicker {
         "result", "results", "return", "returns", "should", "since", "something", "specific", "specified", "string",
         "their", "there", "these", "thing", "things", "think", "those", "through", "under", "until", "useful",
         "value", "values", "where", "which", "while", "within", "without", "would", "write", "users",
+        // Parts of agents' tool names that say nothing of the tool (AskUserQuestion, ExitPlanMode, ListAgents).
+        "tool", "tools", "user", "mode", "list", "exit", "plan", "todo",
     ]
 }

@@ -87,7 +87,10 @@ class ClaudeRun:
 
 
 def _last_json_object(text: str) -> Optional[dict]:
-    for line in reversed(text.strip().splitlines()):
+    """The run's result: the last ``"type": "result"`` object (``stream-json`` prints more lines after it, such
+    as ``command_lifecycle``), else the last JSON object."""
+    objects = []
+    for line in text.strip().splitlines():
         line = line.strip()
         if line.startswith("{"):
             try:
@@ -95,8 +98,9 @@ def _last_json_object(text: str) -> Optional[dict]:
             except ValueError:
                 continue
             if isinstance(value, dict):
-                return value
-    return None
+                objects.append(value)
+    results = [o for o in objects if o.get("type") == "result"]
+    return (results or objects or [None])[-1]
 
 
 def run_claude(base_url: str, prompt: str, *args: str, timeout: float = CLAUDE_TIMEOUT) -> ClaudeRun:

@@ -251,6 +251,8 @@ def end_of_life(text: str) -> datetime.date:
 @pytest.mark.parametrize("model", sorted(DEPRECATED_MODELS))
 def test_sdk_deprecated_models_carry_their_end_of_life(client: anthropic.Anthropic, model: str) -> None:
     info = client.models.retrieve(model).model_dump(mode="json")
-    dates = {k: info.get(k) for k in ("id", "deprecated_at", "retires_at")}
-    assert info.get("deprecated_at"), dates
+    dates = {k: info.get(k) for k in ("id", "lifecycle", "deprecated_at", "retires_at")}
+    assert info.get("lifecycle") == "deprecated", dates
     assert (info.get("retires_at") or "")[:10] == end_of_life(DEPRECATED_MODELS[model]).isoformat(), dates
+    # The SDK carries only the end of life; a deprecation date is given only where it is known, and never after it.
+    assert info.get("deprecated_at") is None or info["deprecated_at"] <= info["retires_at"], dates

@@ -140,6 +140,15 @@ struct SynthesizerTests {
         #expect(ToolPicker.tool(namedIn: "search for tapes", among: tools)?.name == "WebSearch")
         #expect(ToolPicker.tool(namedIn: "what does ACME's ticker trade at?", among: tools)?.name == "lookup_stock")
         #expect(ToolPicker.tool(namedIn: "hello there", among: tools) == nil)
+        // A tool's long manual shares words with most prompts: only its name calls it.
+        let manual = MessagesRequest.Tool(
+            name: "ScheduleWakeup",
+            description: "Schedule when to resume work in a loop. Keep the reason short, one sentence the user will read, "
+                + "and choose delays carefully: cache windows, idle ticks, heartbeat intervals, fallback timers, "
+                + "pacing between checks, and always pass the same prompt back verbatim each turn.",
+            inputSchema: ["type": "object"])
+        #expect(ToolPicker.tool(namedIn: "Say hello in one short sentence.", among: [manual]) == nil)
+        #expect(ToolPicker.tool(namedIn: "Schedule a wakeup in ten minutes", among: [manual])?.name == "ScheduleWakeup")
         #expect(ToolPicker.words(of: "WebSearch get_weather") == ["web", "search", "get", "weather"])
     }
 
