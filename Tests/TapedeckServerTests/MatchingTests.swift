@@ -9,24 +9,6 @@ import Testing
 struct MatchingTests {
     static let path = "/v1/messages?beta=true"
 
-    func recording(_ cassette: String, upstream: String, _ edit: (inout TapedeckConfiguration) -> Void = { _ in }) -> TapedeckConfiguration
-    {
-        testConfiguration {
-            $0.mode = .record
-            $0.cassettePath = cassette
-            $0.upstream = upstream
-            edit(&$0)
-        }
-    }
-
-    func replaying(_ cassette: String, _ edit: (inout TapedeckConfiguration) -> Void = { _ in }) -> TapedeckConfiguration {
-        testConfiguration {
-            $0.cassettePath = cassette
-            $0.onMiss = .error
-            edit(&$0)
-        }
-    }
-
     /// Records `run`'s first request (with its own headers, unless `headers` says otherwise) into `cassette`.
     func record(_ run: ClaudeCodeRun, into cassette: String, headers: [(String, String)]? = nil, systemEntry: Bool = false) async throws {
         try await FakeUpstream.withRunning { _, upstream in

@@ -9,24 +9,6 @@ import Testing
 
 @Suite("Record through an upstream, replay offline")
 struct RecordReplayTests {
-    func recording(_ cassette: String, upstream: String, _ edit: (inout TapedeckConfiguration) -> Void = { _ in }) -> TapedeckConfiguration
-    {
-        testConfiguration {
-            $0.mode = .record
-            $0.cassettePath = cassette
-            $0.upstream = upstream
-            edit(&$0)
-        }
-    }
-
-    func replaying(_ cassette: String, _ edit: (inout TapedeckConfiguration) -> Void = { _ in }) -> TapedeckConfiguration {
-        testConfiguration {
-            $0.cassettePath = cassette
-            $0.onMiss = .error
-            edit(&$0)
-        }
-    }
-
     static let streamScenarios = ["text", "thinking", "tool", "stop", "midstream_error"]
 
     @Test(arguments: streamScenarios)

@@ -21,6 +21,25 @@ func testConfiguration(_ edit: (inout TapedeckConfiguration) -> Void = { _ in })
     return configuration
 }
 
+/// A configuration that records into `cassette` from `upstream`.
+func recording(_ cassette: String, upstream: String, _ edit: (inout TapedeckConfiguration) -> Void = { _ in }) -> TapedeckConfiguration {
+    testConfiguration {
+        $0.mode = .record
+        $0.cassettePath = cassette
+        $0.upstream = upstream
+        edit(&$0)
+    }
+}
+
+/// A configuration that replays `cassette`, a miss answering the API's 404.
+func replaying(_ cassette: String, _ edit: (inout TapedeckConfiguration) -> Void = { _ in }) -> TapedeckConfiguration {
+    testConfiguration {
+        $0.cassettePath = cassette
+        $0.onMiss = .error
+        edit(&$0)
+    }
+}
+
 /// Runs `test` against the app through Hummingbird's router test client (no socket).
 func withApp(
     _ edit: (inout TapedeckConfiguration) -> Void = { _ in },

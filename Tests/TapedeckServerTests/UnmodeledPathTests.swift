@@ -55,21 +55,6 @@ struct UnmodeledPathTests {
         return Reply(status: Int(response.status.code), headers: response.headers, body: Array(bytes.readableBytesView))
     }
 
-    func recording(_ cassette: String, upstream: String) -> TapedeckConfiguration {
-        testConfiguration {
-            $0.mode = .record
-            $0.cassettePath = cassette
-            $0.upstream = upstream
-        }
-    }
-
-    func replaying(_ cassette: String) -> TapedeckConfiguration {
-        testConfiguration {
-            $0.cassettePath = cassette
-            $0.onMiss = .error
-        }
-    }
-
     @Test func recordThenReplayWithTheUpstreamGone() async throws {
         let cassette = temporaryCassette()
         defer { removeTemporaryCassette(cassette) }
