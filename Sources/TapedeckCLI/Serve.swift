@@ -41,11 +41,8 @@ public struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in LogLineHandler(label: label, level: level) }
+        defer { LogWriter.standardError.flush() }
         var logger = Logger(label: "tapedeck")
         logger.logLevel = level
         do {

@@ -5,8 +5,9 @@ import MessagesAPI
 import NIOCore
 
 extension Answer {
-    /// The HTTP response for this answer: the one place an answer becomes HTTP. Streams are written event by
-    /// event, so a client sees each one as it is sent; faults break or pace the body on the way out.
+    /// The HTTP response for this answer: the one place an answer becomes HTTP. A stream whose events are all at
+    /// hand goes out in one write; a paced or relayed one event by event, as each is due; faults break or pace
+    /// the body on the way out.
     public func response() -> Response {
         var response = Response(status: .init(code: status), headers: headers, body: .init())
         if Interaction.isBodyless(status) {
@@ -25,10 +26,13 @@ extension Answer {
         case .json(let buffer):
             return .init(byteBuffer: buffer)
         case .events(let events):
+            // Made events are all there at once: one write (a write per event cost a synthesized stream
+            // three quarters of its throughput), chunked, as a recorded stream goes.
             return ResponseBody { writer in
-                for event in events {
-                    try await writer.write(ByteBuffer(bytes: event.bytes))
-                }
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(events.reduce(0) { $0 + $1.bytes.count })
+                for event in events { buffer.writeBytes(event.bytes) }
+                try await writer.write(buffer)
                 try await writer.finish(nil)
             }
         case .recordedStream(let bytes, let pacing):

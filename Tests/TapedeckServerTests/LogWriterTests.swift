@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import TapedeckServer
+
+@Suite("Log lines written in batches")
+struct LogWriterTests {
+    /// A pipe the writer writes to; its read end, drained after `flush`.
+    final class Pipe {
+        let read: Int32
+        let write: Int32
+
+        init() throws {
+            var ends: [Int32] = [0, 0]
+            guard pipe(&ends) == 0 else { throw TestFailure("pipe failed") }
+            (read, write) = (ends[0], ends[1])
+            // Non-blocking reads: after a flush everything written is already in the pipe.
+            _ = fcntl(read, F_SETFL, fcntl(read, F_GETFL) | O_NONBLOCK)
+        }
+
+        func drain() -> String {
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Foundation.read(read, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                bytes += chunk.prefix(n)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        deinit {
+            close(read)
+            close(write)
+        }
+    }
+
+    @Test func everyLineArrivesWholeAndInOrderOnceFlushed() async throws {
+        let pipe = try Pipe()
+        let writer = LogWriter(descriptor: pipe.write)
+        // Many tasks at once, as event loops log: lines may interleave between tasks, never within one.
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    for i in 0..<500 { writer.append("task \(task) line \(i)\n", urgent: false) }
+                }
+            }
+        }
+        writer.flush()
+        let lines = pipe.drain().split(separator: "\n")
+        #expect(lines.count == 2000)
+        for task in 0..<4 {
+            let mine = lines.filter { $0.hasPrefix("task \(task) ") }
+            #expect(mine.map(String.init) == (0..<500).map { "task \(task) line \($0)" })
+        }
+    }
+
+    @Test func linesLookLikeStreamLogHandlersAndKeepTheLevel() throws {
+        let pipe = try Pipe()
+        let writer = LogWriter(descriptor: pipe.write)
+        var logger = Logger(label: "tapedeck") { LogLineHandler(label: $0, level: .info, writer: writer) }
+        logger[metadataKey: "hb.request.id"] = "abc"
+        logger.info("POST /v1/messages 200", metadata: ["source": "recorded", "ms": "0.4"])
+        logger.debug("not at info")
+        logger.warning("model inferred")
+        writer.flush()
+        let lines = pipe.drain().split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        let first = try #require(lines.first)
+        let shape = try Regex(
+            #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} info tapedeck: hb\.request\.id=abc ms=0\.4 source=recorded \[\w+\] POST /v1/messages 200$"#
+        )
+        #expect(first.wholeMatch(of: shape) != nil, "\(first)")
+        #expect(lines.last?.hasSuffix("warning tapedeck: hb.request.id=abc [TapedeckServerTests] model inferred") == true, "\(lines)")
+    }
+}
