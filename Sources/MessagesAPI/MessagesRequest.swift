@@ -93,7 +93,8 @@ public struct MessagesRequest: Sendable {
     /// `text` without the `<system-reminder>…</system-reminder>` passages agents (Claude Code) put around the
     /// person's words: what an answer is about is what the person wrote, not the scaffolding.
     static func withoutScaffolding(_ text: String) -> String {
-        guard text.contains(reminderOpen) else { return text }
+        // A byte search: `String.contains` was a few percent of a synthesized answer's CPU on every prompt.
+        guard Self.containsReminder(text) else { return text }
         var rest = Substring(text)
         var kept = ""
         while let open = rest.firstRange(of: reminderOpen) {
@@ -108,6 +109,20 @@ public struct MessagesRequest: Sendable {
         return String(kept.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
     static let reminderOpen = "<system-reminder>"
+    static let reminderOpenBytes = Array(reminderOpen.utf8)
+
+    static func containsReminder(_ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { bytes in
+            let needle = reminderOpenBytes
+            guard bytes.count >= needle.count else { return false }
+            var i = 0
+            while i <= bytes.count - needle.count {
+                if bytes[i] == 0x3C, bytes[i..<(i + needle.count)].elementsEqual(needle) { return true }
+                i += 1
+            }
+            return false
+        } ?? text.contains(reminderOpen)
+    }
     static let reminderClose = "</system-reminder>"
 
     /// Whether a thinking block may open again after a tool result within one assistant turn: with the

@@ -28,6 +28,42 @@ struct TextComposer {
 
     /// Splits text into one-token pieces: words of at most six letters (longer ones are cut), punctuation apart.
     static func pieces(of text: String) -> [String] {
+        // The composer's words and most JSON are ASCII: bytes split the same way, several times faster than
+        // Characters (`\r` is left to the Character path, where `\r\n` is one Character).
+        if text.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) { return asciiPieces(of: text) }
+        return characterPieces(of: text)
+    }
+
+    /// `pieces(of:)` for ASCII text without `\r`, on its bytes.
+    static func asciiPieces(of text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        var pieces: [String] = []
+        pieces.reserveCapacity(bytes.count / 3)
+        var start = 0
+        var letters = 0
+        func cut(_ end: Int) {
+            if end > start { pieces.append(String(decoding: bytes[start..<end], as: UTF8.self)) }
+            start = end
+            letters = 0
+        }
+        for (i, byte) in bytes.enumerated() {
+            let scalar = Unicode.Scalar(byte)
+            if scalar.properties.isWhitespace {
+                cut(i)
+            } else if TokenEstimator.isWordScalar(scalar) {
+                if letters == 6 { cut(i) }
+                letters += 1
+            } else {
+                if letters > 0 { cut(i) }
+                cut(i + 1)
+            }
+        }
+        cut(bytes.count)
+        return pieces
+    }
+
+    /// `pieces(of:)` for any text, by Characters.
+    static func characterPieces(of text: String) -> [String] {
         var pieces: [String] = []
         var current = ""
         var letters = 0

@@ -334,3 +334,24 @@ struct PatternStringTests {
         #expect(try Regex("^[A-Z]{3}$").wholeMatch(in: strict.make().stringValue ?? "") != nil)
     }
 }
+
+@Suite("Token pieces")
+struct TokenPiecesTests {
+    @Test(arguments: [
+        "Here is a short answer: you asked about \"tapes\". The first step keeps the answer clear.",
+        #"{"name":"Grace Hopper","population":40,"tags":["lima kilo","tango echo"]}"#,
+        "  leading and trailing  \t tabs\nand newlines\u{0B}\u{0C} supercalifragilistic_words_with_underscores 12345678901",
+        "a,b;c!!d??", "", " ", "x",
+    ])
+    func bytesSplitASCIILikeCharacters(_ text: String) {
+        #expect(TextComposer.asciiPieces(of: text) == TextComposer.characterPieces(of: text))
+        #expect(TextComposer.pieces(of: text).joined() == text)
+    }
+
+    @Test func otherTextTakesTheCharacterPath() {
+        for text in ["crème brûlée\r\nnext", "東京 and 🎉"] {
+            #expect(TextComposer.pieces(of: text) == TextComposer.characterPieces(of: text))
+            #expect(TextComposer.pieces(of: text).joined() == text)
+        }
+    }
+}
