@@ -58,6 +58,17 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+def runqueue_wait_seconds(pid):
+    """Time the process's threads spent runnable but waiting for a core (schedstat): what a shared box costs it."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
 def run_one(args, cassette, body, n):
     tapedeck = os.path.join(args.bin, "tapedeck")
     # --max-connections: the default (512) answers every connection past it with a 529.
@@ -74,13 +85,14 @@ def run_one(args, cassette, body, n):
         raise RuntimeError("tapedeck exited before announcing its port")
     try:
         load = os.getloadavg()[0]
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before, wait_before = cpu_seconds(server.pid), runqueue_wait_seconds(server.pid)
         out = subprocess.run([os.path.join(args.bin, "bench-paced-load"), "--port", str(port), "--body", body,
                               "--streams", str(n), "--events", str(EVENTS), "--gap-ms", str(GAP_MS),
                               "--connect-rate", str(args.connect_rate), "--start-spread-ms", str(args.start_spread_ms),
                               "--timeout-s", "60"], capture_output=True, text=True, check=True).stdout
         result = json.loads(out.strip().splitlines()[-1])
         result["server_cpu_s"] = cpu_seconds(server.pid) - cpu_before
+        result["server_wait_s"] = runqueue_wait_seconds(server.pid) - wait_before
         result["server_peak_rss_mb"] = proc_status(server.pid, "VmHWM")
         result["load_before"] = load
         result["load_after"] = os.getloadavg()[0]
@@ -115,17 +127,19 @@ def section(results, args):
         f"{GAP_MS} ms apart; `bench-paced-load` (NIO, {os.cpu_count()} event loops, same box) connects all N at "
         f"{args.connect_rate}/s, then starts every request within {args.start_spread_ms} ms, so all N streams are open at once. "
         "Gap error: |observed − recorded gap| between consecutive events; drift: how far event i arrives from "
-        "first event + i × gap. Load: 1-minute load average before the run.",
+        "first event + i × gap. CPU: seconds used during the run (2 cores × wall time available, shared with the client). "
+        "Run-queue wait: time the server's threads were runnable but had no core (from /proc schedstat). "
+        "Load: 1-minute load average before the run (the box may be shared).",
         "",
-        "| streams | complete | peak open | errors | gap error p50 / p99 / max ms | drift p99 ms | first event p99 ms | total p50 / p99 s | server RSS MB | server CPU s | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| streams | complete | peak open | errors | gap error p50 / p99 / max ms | drift p99 ms | first event p99 ms | total p50 / p99 s | server RSS MB | server / client CPU s | server run-queue wait s | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         g, d, fe, t = r["gap_error_ms"], r["drift_ms"], r["first_event_ms"], r["total_ms"]
         errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0"
         lines.append(f"| {r['streams']:,} | {r['completed']:,} | {r['peak_concurrent']:,} | {errors} | {g['p50']:.2f} / {g['p99']:.2f} / {g['max']:.2f} | "
                      f"{d['p99']:.2f} | {fe['p99']:.2f} | {t['p50']/1000:.2f} / {t['p99']/1000:.2f} | {r['server_peak_rss_mb']:.0f} | "
-                     f"{r['server_cpu_s']:.1f} | {r['load_before']:.2f} |")
+                     f"{r['server_cpu_s']:.1f} / {r['client_cpu_s']:.1f} | {r['server_wait_s']:.1f} | {r['load_before']:.2f} |")
     target = next((r for r in results if r["streams"] == TARGET_STREAMS), None)
     lines.append("")
     if target:
@@ -164,7 +178,7 @@ def main():
             for name, figure, goal, met in verdicts(r):
                 log(f"  {n:>6} streams: {name} {figure} (target {goal}): {'met' if met else 'MISSED'}")
             log(f"  {n:>6} streams: drift p99 {r['drift_ms']['p99']:.2f} ms, total p99 {r['total_ms']['p99']:.0f} ms, "
-                f"server CPU {r['server_cpu_s']:.1f} s, load {r['load_before']:.2f} -> {r['load_after']:.2f}")
+                f"server CPU {r['server_cpu_s']:.1f} s, client CPU {r['client_cpu_s']:.1f} s, server run-queue wait {r['server_wait_s']:.1f} s, load {r['load_before']:.2f} -> {r['load_after']:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = section(results, args)

@@ -421,6 +421,16 @@ enum FileLimit {
     }
 }
 
+/// CPU time this process used (user + system), in seconds: the client shares the box with the server.
+enum ProcessCPU {
+    static func seconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return -1 }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
 /// Peak resident memory of this process (VmHWM), in MB.
 enum ProcessMemory {
     static func peakMegabytes() -> Double {
@@ -505,7 +515,8 @@ struct Report {
             + "\"peak_concurrent\":\(tracker.peakConcurrent),\"connect_s\":\(ms(connectSeconds)),\"wall_s\":\(ms(wallSeconds)),"
             + "\"total_ms\":\(quantiles(stats.total)),\"first_event_ms\":\(quantiles(stats.firstEvent)),"
             + "\"gap_error_ms\":\(quantiles(stats.gapError)),\"drift_ms\":\(quantiles(stats.drift)),"
-            + "\"errors\":{\(errors)},\"fd_limit\":\(fileLimit),\"client_peak_rss_mb\":\(ms(ProcessMemory.peakMegabytes()))}"
+            + "\"errors\":{\(errors)},\"fd_limit\":\(fileLimit),\"client_peak_rss_mb\":\(ms(ProcessMemory.peakMegabytes())),"
+            + "\"client_cpu_s\":\(ms(ProcessCPU.seconds()))}"
     }
 
     private func quoted(_ s: String) -> String {
