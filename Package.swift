@@ -105,6 +105,17 @@ let package = Package(
             path: "Benchmarks/BareServer",
             swiftSettings: swiftSettings
         ),
+        // The paced-streams benchmark's load client: thousands of concurrent SSE streams on NIO (not a product).
+        .executableTarget(
+            name: "bench-paced-load",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/PacedLoad",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "MessagesAPITests", dependencies: ["MessagesAPI"], swiftSettings: swiftSettings),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "MessagesAPI"], swiftSettings: swiftSettings),
         .testTarget(
