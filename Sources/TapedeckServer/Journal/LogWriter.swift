@@ -6,13 +6,14 @@ import Synchronization
 ///
 /// swift-log's `StreamLogHandler` formats a local time with `localtime`/`strftime` and makes one unbuffered
 /// `write` per line, under stdio's lock, on whichever event-loop thread logged: at one line per request that cost
-/// about a fifth of replay throughput. Here a line is appended to a buffer under a lock, and a writer thread
-/// sends what gathered in one `write` at most every 20 ms (at once for warnings and worse, and when a batch passes
-/// 64 KiB), so request threads never make a system call to log and a burst of lines costs one call.
+/// about a fifth of replay throughput. Here a request thread only queues the event's parts under a lock; a writer
+/// thread formats what gathered and sends it in one `write` at most every 20 ms (at once for warnings and worse,
+/// and when a batch passes 512 lines), so request threads never format a time, sort metadata or make a system
+/// call to log, and a burst of lines costs one call.
 public final class LogWriter: @unchecked Sendable {
     // `@unchecked`: every mutable field is read and written only while `condition` is locked.
     private let condition = NSCondition()
-    private var pending: [UInt8] = []
+    private var pending: [Line] = []
     private var urgent = false
     /// A batch is taken from `pending` and not yet written.
     private var writing = false
@@ -20,7 +21,15 @@ public final class LogWriter: @unchecked Sendable {
 
     /// Lines gathered this long before they are written, unless one is urgent.
     static let gathering: TimeInterval = 0.02
-    static let batchBytes = 64 * 1024
+    static let batchLines = 512
+
+    /// A log line not yet formatted: what `LogLineHandler` had at hand when it was logged.
+    enum Line {
+        case text(String)
+        case event(
+            seconds: Int, label: String, level: Logger.Level, source: String, message: Logger.Message,
+            base: Logger.Metadata, extra: Logger.Metadata?)
+    }
 
     /// Standard error, where the server's log goes.
     public static let standardError = LogWriter(descriptor: 2)
@@ -33,12 +42,14 @@ public final class LogWriter: @unchecked Sendable {
     }
 
     /// Queues `line` (with its newline); `urgent` lines are written without waiting for a batch.
-    func append(_ line: String, urgent: Bool) {
+    func append(_ line: String, urgent: Bool) { enqueue(.text(line), urgent: urgent) }
+
+    func enqueue(_ line: Line, urgent: Bool) {
         condition.lock()
         let wasEmpty = pending.isEmpty
-        pending.append(contentsOf: line.utf8)
+        pending.append(line)
         if urgent { self.urgent = true }
-        let wake = wasEmpty || urgent || pending.count >= Self.batchBytes
+        let wake = wasEmpty || urgent || pending.count >= Self.batchLines
         condition.unlock()
         if wake { condition.signal() }
     }
@@ -56,7 +67,7 @@ public final class LogWriter: @unchecked Sendable {
         while true {
             condition.lock()
             while pending.isEmpty { condition.wait() }
-            if !urgent && pending.count < Self.batchBytes {
+            if !urgent && pending.count < Self.batchLines {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: Self.gathering))
             }
             let batch = pending
@@ -64,7 +75,10 @@ public final class LogWriter: @unchecked Sendable {
             urgent = false
             writing = true
             condition.unlock()
-            send(batch)
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(batch.count * 160)
+            for line in batch { bytes += Array(Self.format(line).utf8) }
+            send(bytes)
             condition.lock()
             writing = false
             condition.broadcast()  // a `flush` waiting for the batch to be written
@@ -83,6 +97,25 @@ public final class LogWriter: @unchecked Sendable {
             } else {
                 return  // a closed or full descriptor: the log is lost, the server is not
             }
+        }
+    }
+
+    /// `StreamLogHandler`'s format: `<time> <level> <label>: <metadata, sorted> [<source>] <message>`.
+    static func format(_ line: Line) -> String {
+        switch line {
+        case .text(let text):
+            return text
+        case .event(let seconds, let label, let level, let source, let message, let base, let extra):
+            var text = LogClock.shared.text(for: seconds)
+            text += " \(level) \(label):"
+            var metadata = base
+            if let extra { metadata.merge(extra) { $1 } }
+            // Sorting the keys alone: sorting the pairs looked up tuple metadata at run time on every line.
+            for key in metadata.keys.sorted() {
+                text += " " + key + "=" + (metadata[key]?.description ?? "")
+            }
+            text += " [\(source)] \(message)\n"
+            return text
         }
     }
 }
@@ -110,23 +143,15 @@ public struct LogLineHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = LogClock.shared.now()
-        line.reserveCapacity(160)
-        line += " \(event.level) \(label):"
-        // A handful of pairs: an array, sorted, costs less than merging dictionaries (the per-request line was
-        // a few percent of replay's CPU with `StreamLogHandler`'s merge).
-        var pairs = metadata.map { ($0.key, $0.value) }
-        func set(_ extra: Logger.Metadata?) {
-            for (key, value) in extra ?? [:] {
-                if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
-            }
+        var extra = event.metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty {
+            extra = provided.merging(event.metadata ?? [:]) { $1 }
         }
-        set(metadataProvider?.get())
-        set(event.metadata)
-        pairs.sort { $0.0 < $1.0 }
-        for (key, value) in pairs { line += " \(key)=\(value)" }
-        line += " [\(event.source)] \(event.message)\n"
-        writer.append(line, urgent: event.level >= .warning)
+        writer.enqueue(
+            .event(
+                seconds: time(nil), label: label, level: event.level, source: event.source, message: event.message,
+                base: metadata, extra: extra),
+            urgent: event.level >= .warning)
     }
 }
 
@@ -135,11 +160,11 @@ final class LogClock: Sendable {
     static let shared = LogClock()
     private let cached = Mutex<(second: Int, text: String)>((-1, ""))
 
-    func now() -> String {
-        var seconds = time(nil)
+    func text(for seconds: Int) -> String {
         if let hit = cached.withLock({ $0.second == seconds ? $0.text : nil }) { return hit }
+        var time = seconds
         var parts = tm()
-        localtime_r(&seconds, &parts)
+        localtime_r(&time, &parts)
         var buffer = [CChar](repeating: 0, count: 64)
         let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &parts)
         let text = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// For every request: one log line (method, path, status, where the answer came from, milliseconds) and, for API
 /// requests, a journal entry with what the routes traced.
@@ -32,8 +33,14 @@ struct RequestLogMiddleware: RouterMiddleware {
         if context.logger.logLevel <= .info {
             context.logger.info(
                 "\(request.method) \(path) \(response.status.code)",
-                metadata: ["source": "\(source)", "ms": "\((ms * 10).rounded() / 10)"])
+                metadata: ["source": .string(source), "ms": .stringConvertible(Milliseconds(value: ms))])
         }
         return response
     }
+}
+
+/// Milliseconds to a tenth, formatted only when the log line is (on the log writer's thread).
+struct Milliseconds: CustomStringConvertible, Sendable {
+    let value: Double
+    var description: String { "\((value * 10).rounded() / 10)" }
 }
