@@ -8,11 +8,12 @@ FROM swift:6.3.1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # SwiftPM loads every target of Package.swift, even to build one product, so the test targets (Tests/) and the
-# benchmark server (Benchmarks/BareServer) must be there too.
+# benchmark executables (Benchmarks/BareServer, Benchmarks/PacedLoad) must be there too.
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 COPY Benchmarks/BareServer ./Benchmarks/BareServer
+COPY Benchmarks/PacedLoad ./Benchmarks/PacedLoad
 # The inspector's templates and stylesheet are package resources: SwiftPM puts them in a bundle folder beside the
 # binary, where the binary looks for them at start-up (it refuses to start without them).
 RUN swift build -c release --static-swift-stdlib --product tapedeck \
