@@ -165,9 +165,20 @@ struct PatternString {
             case "{":
                 guard let close = characters[index...].firstIndex(of: "}") else { return nil }
                 let parts = String(characters[(index + 1)..<close]).split(separator: ",", omittingEmptySubsequences: false)
-                guard let low = Int(parts.first ?? ""), parts.count <= 2 else { return nil }
-                let high = parts.count == 2 ? (parts[1].isEmpty ? low + PatternString.maxRepeat : Int(parts[1]) ?? low) : low
-                bounds = (min(low, PatternString.maxLength), min(max(low, high), PatternString.maxLength))
+                // Bounds come from a client's schema: clamped before any arithmetic, so `a{9223372036854775807,}`
+                // or `a{-3}` cannot overflow or make a negative count.
+                guard let given = Int(parts.first ?? ""), given >= 0, parts.count <= 2 else { return nil }
+                let low = min(given, PatternString.maxLength)
+                var high = low
+                if parts.count == 2 {
+                    if parts[1].isEmpty {
+                        high = low + PatternString.maxRepeat
+                    } else {
+                        guard let upper = Int(parts[1]), upper >= given else { return nil }
+                        high = min(upper, PatternString.maxLength)
+                    }
+                }
+                bounds = (low, min(high, PatternString.maxLength))
                 index = close
             default: return nil
             }

@@ -327,6 +327,11 @@ struct PatternStringTests {
         #expect(PatternString.make(#"(a)\1"#, random: &random) == nil)
         #expect(PatternString.make("[z-a]", random: &random) == nil)
         #expect((PatternString.make("a{1000000000}", random: &random)?.count ?? 0) <= PatternString.maxLength)
+        // Hostile bounds neither overflow nor count below zero.
+        #expect((PatternString.make("a{9223372036854775807,}", random: &random)?.count ?? 0) <= PatternString.maxLength)
+        #expect(PatternString.make("a{-3}", random: &random) == nil)
+        #expect(PatternString.make("a{5,2}", random: &random) == nil)
+        #expect(PatternString.make("a{2,9223372036854775807}", random: &random) != nil)
         // In a schema, a pattern outside the subset still gives a string.
         var instance = SchemaInstance(schema: ["type": "string", "pattern": "(?<=x)y"], seed: 3)
         #expect(instance.make().stringValue != nil)
