@@ -55,6 +55,9 @@ struct PatternString {
     struct Parser {
         let characters: [Character]
         var index = 0
+        /// Groups open now: past `maxDepth` the pattern is refused, so `((((…` cannot exhaust the stack.
+        var depth = 0
+        static let maxDepth = 32
 
         init(characters: [Character]) { self.characters = characters }
 
@@ -95,7 +98,9 @@ struct PatternString {
                     guard index + 1 < characters.count, characters[index + 1] == ":" else { return nil }
                     index += 2
                 }
-                guard let inner = alternatives(), next() == ")" else { return nil }
+                depth += 1
+                defer { depth -= 1 }
+                guard depth <= Self.maxDepth, let inner = alternatives(), next() == ")" else { return nil }
                 return .some(.group(inner))
             case "[":
                 guard let set = characterClass() else { return nil }

@@ -330,6 +330,10 @@ struct PatternStringTests {
         // Hostile bounds neither overflow nor count below zero.
         #expect((PatternString.make("a{9223372036854775807,}", random: &random)?.count ?? 0) <= PatternString.maxLength)
         #expect(PatternString.make("a{-3}", random: &random) == nil)
+        #expect(
+            PatternString.make(String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000), random: &random)
+                == nil)
+        #expect(PatternString.make("((((a))))", random: &random) == "a")
         #expect(PatternString.make("a{5,2}", random: &random) == nil)
         #expect(PatternString.make("a{2,9223372036854775807}", random: &random) != nil)
         // In a schema, a pattern outside the subset still gives a string.
