@@ -49,7 +49,7 @@ extension Answer {
                 var sent = 0
                 for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.count {
                     let due = start + .clamped(milliseconds: Double(event.offsetMilliseconds) / pacing.speed)
-                    try await Task.sleep(until: due, clock: .continuous)
+                    try await Pacer.shared.sleep(until: due)
                     try await writer.write(ByteBuffer(bytes: bytes[sent..<event.byteEnd]))
                     sent = event.byteEnd
                 }

@@ -131,7 +131,7 @@ struct FaultWriter: ResponseBodyWriter {
         if let stall = faults.stall, stall.after == events { try await Task.sleep(for: .clamped(milliseconds: Double(stall.milliseconds))) }
         if let rate = faults.tokensPerSecond, let start = startedAt {
             tokens += Self.outputTokens(in: event)
-            try await Task.sleep(until: start + .clamped(seconds: Double(tokens) / rate), clock: .continuous)
+            try await Pacer.shared.sleep(until: start + .clamped(seconds: Double(tokens) / rate))
         }
         try await base.write(ByteBuffer(bytes: event))
         bytesSent += event.count
