@@ -45,15 +45,19 @@ extension Answer {
         case .recordedStream(let bytes, let pacing):
             guard let pacing else { return .init(byteBuffer: ByteBuffer(bytes: bytes)) }
             return ResponseBody { writer in
+                // One buffer for the whole stream, each event a slice of it: no allocation or copy per event.
+                let whole = ByteBuffer(bytes: bytes)
                 let start = ContinuousClock.now
                 var sent = 0
                 for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.count {
                     let due = start + .clamped(milliseconds: Double(event.offsetMilliseconds) / pacing.speed)
                     try await Pacer.shared.sleep(until: due)
-                    try await writer.write(ByteBuffer(bytes: bytes[sent..<event.byteEnd]))
+                    if let part = whole.getSlice(at: sent, length: event.byteEnd - sent) { try await writer.write(part) }
                     sent = event.byteEnd
                 }
-                if sent < bytes.count { try await writer.write(ByteBuffer(bytes: bytes[sent...])) }
+                if let rest = whole.getSlice(at: sent, length: bytes.count - sent), rest.readableBytes > 0 {
+                    try await writer.write(rest)
+                }
                 try await writer.finish(nil)
             }
         case .relayed(let relay):
