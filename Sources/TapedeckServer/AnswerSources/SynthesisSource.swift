@@ -13,12 +13,15 @@ struct SynthesisSource: AnswerSource {
     /// The models now: the validator of each request is made from this, so learned models count at once.
     let models: ModelRegistry
     let synthesizer = Synthesizer()
+    /// The prompt caches answers account against; `nil`: no cache use is reported.
+    var caches: PromptCacheBook?
 
     var kind: SourceKind { .synthesis }
 
-    init(_ endpoint: RequestValidator.Endpoint, models: ModelRegistry) {
+    init(_ endpoint: RequestValidator.Endpoint, models: ModelRegistry, caches: PromptCacheBook? = nil) {
         self.endpoint = endpoint
         self.models = models
+        self.caches = caches
     }
 
     init(_ endpoint: RequestValidator.Endpoint, catalog: ModelCatalog) {
@@ -42,12 +45,21 @@ struct SynthesisSource: AnswerSource {
             let json: JSONValue = ["input_tokens": .int(TokenEstimator.inputTokens(for: parsed))]
             return Answer(headers: headers, body: .json(ByteBuffer(bytes: JSONWriter.bytes(json))), source: .synthesized)
         case .messages:
-            let message = synthesizer.message(for: parsed, model: model, fingerprint: request.fingerprint)
+            var message = synthesizer.message(for: parsed, model: model, fingerprint: request.fingerprint)
+            ServerToolTurn.apply(to: &message, request: parsed, fingerprint: request.fingerprint)
+            if let caches {
+                message.usage = caches.usage(message.usage, for: parsed, model: model.id, cassette: request.cassetteName)
+            }
+            request.faults?.stop?.apply(to: &message)
+            var answer: Answer
             if parsed.stream {
                 let events = StreamBuilder(seed: request.fingerprint.seed).events(for: message)
-                return Answer(headers: headers, body: .events(events), source: .synthesized)
+                answer = Answer(headers: headers, body: .events(events), source: .synthesized)
+            } else {
+                answer = Answer(headers: headers, body: .json(ByteBuffer(bytes: JSONWriter.bytes(message.json))), source: .synthesized)
             }
-            return Answer(headers: headers, body: .json(ByteBuffer(bytes: JSONWriter.bytes(message.json))), source: .synthesized)
+            answer.tokens = (message.usage.inputTokens + (message.usage.cacheCreationInputTokens ?? 0), message.usage.outputTokens)
+            return answer
         }
     }
 }
