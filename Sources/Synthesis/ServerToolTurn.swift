@@ -129,7 +129,9 @@ public enum ServerToolTurn {
         let query = String(words(topic).prefix(8).joined(separator: " "))
         switch tool.kind {
         case .webSearch:
-            return [["query": .string(query.isEmpty ? "tapes" : query)], ["query": .string((query.isEmpty ? "tapes" : query) + " overview")]]
+            return [
+                ["query": .string(query.isEmpty ? "tapes" : query)], ["query": .string((query.isEmpty ? "tapes" : query) + " overview")],
+            ]
         case .webFetch:
             let urls = topic.split(whereSeparator: \.isWhitespace).map(String.init)
                 .filter { $0.hasPrefix("http://") || $0.hasPrefix("https://") }.prefix(2)

@@ -126,13 +126,16 @@ public struct ServeOptions: ParsableArguments, Sendable {
     public var strictModels = false
 
     @Option(
-        help: "wall | manual: how the clock of cache TTLs and rate limits moves; manual moves only by POST /_tapedeck/clock (default: wall).",
+        help:
+            "wall | manual: how the clock of cache TTLs and rate limits moves; manual moves only by POST /_tapedeck/clock (default: wall).",
         transform: ServeOptions.choice("--clock", TestClock.Mode.self))
     public var clock: TestClock.Mode?
 
     @Option(
         name: .customLong("rate-limit"),
-        help: "rpm=N,itpm=N,otpm=N: a per-minute budget that answers 429 when spent; off: no rate-limit headers (default: generous, headers only).")
+        help:
+            "rpm=N,itpm=N,otpm=N: a per-minute budget that answers 429 when spent; off: no rate-limit headers (default: generous, headers only)."
+    )
     public var rateLimit: String?
 
     public init() {}

@@ -13,7 +13,8 @@ private func parsed(_ text: String) throws -> MessagesRequest {
 private func cachedSystem(ttl: String? = nil, question: String = "What is a tape?", words: Int = 1_200) -> String {
     let control = ttl.map { #"{"type":"ephemeral","ttl":"\#($0)"}"# } ?? #"{"type":"ephemeral"}"#
     let long = Array(repeating: "cassette", count: words).joined(separator: " ")
-    return #"{"model":"claude-sonnet-4-5","max_tokens":64,"system":[{"type":"text","text":"\#(long)","cache_control":\#(control)}],"messages":[{"role":"user","content":"\#(question)"}]}"#
+    return
+        #"{"model":"claude-sonnet-4-5","max_tokens":64,"system":[{"type":"text","text":"\#(long)","cache_control":\#(control)}],"messages":[{"role":"user","content":"\#(question)"}]}"#
 }
 
 private let model = "claude-sonnet-4-5-20250929"
@@ -82,8 +83,10 @@ struct PromptCacheTests {
 
     @Test func automaticCachingMovesTheBreakpointToTheLastBlock() throws {
         let long = Array(repeating: "reel", count: 1_200).joined(separator: " ")
-        let turn1 = #"{"model":"claude-sonnet-4-5","max_tokens":64,"cache_control":{"type":"ephemeral"},"system":"\#(long)","messages":[{"role":"user","content":"One?"}]}"#
-        let turn2 = #"{"model":"claude-sonnet-4-5","max_tokens":64,"cache_control":{"type":"ephemeral"},"system":"\#(long)","messages":[{"role":"user","content":"One?"},{"role":"assistant","content":"Yes."},{"role":"user","content":"Two?"}]}"#
+        let turn1 =
+            #"{"model":"claude-sonnet-4-5","max_tokens":64,"cache_control":{"type":"ephemeral"},"system":"\#(long)","messages":[{"role":"user","content":"One?"}]}"#
+        let turn2 =
+            #"{"model":"claude-sonnet-4-5","max_tokens":64,"cache_control":{"type":"ephemeral"},"system":"\#(long)","messages":[{"role":"user","content":"One?"},{"role":"assistant","content":"Yes."},{"role":"user","content":"Two?"}]}"#
         var ledger = PromptCacheLedger()
         let first = ledger.account(try #require(PromptCachePlan(request: try parsed(turn1), model: model)), now: 0)
         #expect(first.created == first.read + first.created + first.uncached, "everything up to the last block is written")
@@ -94,7 +97,8 @@ struct PromptCacheTests {
 
     @Test func toolsComeFirstAndAToolBreakpointCachesThem() throws {
         let description = Array(repeating: "spool", count: 1_300).joined(separator: " ")
-        let text = #"{"model":"claude-sonnet-4-5","max_tokens":64,"tools":[{"name":"wind","description":"\#(description)","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"Wind it"}]}"#
+        let text =
+            #"{"model":"claude-sonnet-4-5","max_tokens":64,"tools":[{"name":"wind","description":"\#(description)","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"Wind it"}]}"#
         let plan = try #require(PromptCachePlan(request: try parsed(text), model: model))
         #expect(plan.breakpoints.map(\.boundary) == [0])
         var ledger = PromptCacheLedger()

@@ -1,6 +1,6 @@
 import MessagesAPI
-import Synthesis
 import Synchronization
+import Synthesis
 
 /// Each cassette's prompt cache in this server run: what synthesized and fixture answers report as cache reads
 /// and writes. `POST /_tapedeck/reset` empties it (one cassette's, or all).

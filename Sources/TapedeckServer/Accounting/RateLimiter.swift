@@ -92,8 +92,9 @@ final class RateLimiter: Sendable {
         if let refusal { throw refusal }
     }
 
-    /// Charges one answered request and its tokens; returns the values of `headerNames` the answer carries.
-    func charge(cassette: String, inputTokens: Int, outputTokens: Int) -> [String] {
+    /// Charges one answered request and its tokens; returns the values of `headerNames` the answer carries
+    /// (none unless `reporting`).
+    func charge(cassette: String, inputTokens: Int, outputTokens: Int, reporting: Bool = true) -> [String] {
         let now = clock.now()
         return state.withLock { all in
             var buckets = refilled(all, cassette, now: now)
@@ -101,7 +102,7 @@ final class RateLimiter: Sendable {
             buckets.input.level -= Double(max(0, inputTokens))
             buckets.output.level -= Double(max(0, outputTokens))
             all.buckets[cassette] = buckets
-            return values(buckets, now: now, dates: &all.dates)
+            return reporting ? values(buckets, now: now, dates: &all.dates) : []
         }
     }
 

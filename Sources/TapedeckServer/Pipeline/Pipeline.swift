@@ -83,10 +83,13 @@ final class Pipeline: Sendable {
         try limiter?.admit(cassette: request.cassetteName)
         var answer = try await answerUnfaulted(request, tape: tape, fallback: fallback)
         answer.faults = faults
-        // A recording keeps the rate-limit headers it was recorded with; an upstream answer its own.
-        if let limiter, answer.source != .proxied, answer.headers[RateLimiter.headerNames[0]] == nil {
+        // Every answer spends the budget, but only the ones Tapedeck makes (synthesized, fixtures: those with
+        // `tokens`) carry its headers: a recording keeps the headers it was recorded with, an upstream answer its own.
+        if let limiter, answer.source != .proxied {
+            let wantsHeaders = answer.tokens != nil && answer.headers[RateLimiter.headerNames[0]] == nil
             let values = limiter.charge(
-                cassette: request.cassetteName, inputTokens: answer.tokens?.input ?? 0, outputTokens: answer.tokens?.output ?? 0)
+                cassette: request.cassetteName, inputTokens: answer.tokens?.input ?? 0,
+                outputTokens: answer.tokens?.output ?? 0, reporting: wantsHeaders)
             for (name, value) in zip(RateLimiter.headerNames, values) { answer.headers.append(HTTPField(name: name, value: value)) }
         }
         return answer
