@@ -195,3 +195,30 @@ def test_off_sends_no_rate_limit_headers():
             model=MODEL, max_tokens=8, messages=user("Quiet")
         )
         assert not any(name in raw.headers for name in RATE_HEADERS)
+
+
+def test_fixture_answers_account_the_cache_too(tmp_path):
+    import json
+    import subprocess
+
+    from support import tapedeck_binary
+
+    jsonl = tmp_path / "fixture.jsonl"
+    jsonl.write_text(
+        json.dumps({"match": {"last_user": "cached fixture"}, "response": {"message": {"content": [{"text": "Hi"}]}}})
+        + "\n"
+    )
+    cassette = tmp_path / "fixture.sqlite"
+    p = subprocess.run(
+        [str(tapedeck_binary()), "cassette", "import", str(jsonl), "--into", str(cassette)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    with start_tapedeck("--cassette", str(cassette), "--clock", "manual") as server:
+        client = make_client(server.base_url)
+        first = client.messages.with_raw_response.create(**cached_system("cached fixture"))
+        second = client.messages.create(**cached_system("cached fixture"))
+        assert first.headers["tapedeck-source"] == "recorded" and second.content[0].text == "Hi"
+        assert first.parse().usage.cache_creation_input_tokens > 0
+        assert second.usage.cache_read_input_tokens == first.parse().usage.cache_creation_input_tokens
+        assert "anthropic-ratelimit-requests-remaining" in first.headers
