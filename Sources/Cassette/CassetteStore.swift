@@ -13,6 +13,8 @@ public final class CassetteStore: Sendable {
     /// A pool for writing and for files others may be writing; a queue over an immutable file for reading a
     /// cassette that nobody is writing, so looking never creates `-wal` or `-shm` files beside it.
     let pool: any DatabaseWriter
+    /// Recordings made at the same time share a transaction.
+    private let commits: GroupCommit
 
     /// The part of a storage error a person can act on ("database or disk is full"), without SQL or codes.
     public static func reason(_ error: any Error) -> String {
@@ -50,6 +52,7 @@ public final class CassetteStore: Sendable {
             switch try Self.schemaState(pool, path: path) {
             case .current:
                 self.pool = pool
+                commits = GroupCommit(writer: pool)
                 return
             case .missing where !create:
                 throw StoreError.notACassette(path, "no tapedeck tables in it")
@@ -59,6 +62,7 @@ public final class CassetteStore: Sendable {
         }
         try Self.prepareForWriting(path: path)
         pool = try Self.openPool(path: path, readOnly: false)
+        commits = GroupCommit(writer: pool)
     }
 
     /// Opens the cassette off the cooperative pool: opening may wait up to the busy timeout for other processes.
@@ -393,7 +397,7 @@ public final class CassetteStore: Sendable {
 
     /// Like `save`, also telling whether the interaction was new (rather than replacing an occurrence).
     public func saveReportingInsert(_ interaction: Interaction) async throws -> (id: Int64, inserted: Bool) {
-        try await pool.write { db in try Self.write(interaction, keepingID: false, in: db) }
+        try await commits.save(interaction)
     }
 
     /// Saves many interactions in one transaction (all or nothing), keeping their ids when the slots are free.

@@ -16,6 +16,10 @@ public enum Limits {
     public static let defaultRecordingBytes = 64 * 1024 * 1024
     /// Bytes of prepared replay answers kept in memory, across cassettes.
     public static let preparedAnswerBytes = 64 * 1024 * 1024
+    /// Bytes of request bodies kept with what they parsed to, so a repeated request is not parsed again.
+    public static let parsedBodyBytes = 8 * 1024 * 1024
+    /// The largest request body kept so: bigger ones are rarely sent twice byte for byte.
+    public static let largestParsedBody = 64 * 1024
     /// Largest request body a miss record keeps for `GET /_tapedeck/misses`; a larger one is noted without it.
     public static let missBodyBytes = 1 << 20
     /// Longest per-test cassette name (a file name, so well below any file system's limit).

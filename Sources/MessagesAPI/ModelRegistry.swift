@@ -4,22 +4,27 @@ import Synchronization
 /// recording learned (from the upstream's `/v1/models` answers and the `model` of its messages). Shared by every
 /// source; reading takes a snapshot under a lock held only to copy a reference, so nothing waits on I/O here.
 public final class ModelRegistry: Sendable {
-    private let state: Mutex<ModelCatalog>
+    private let state: Mutex<(catalog: ModelCatalog, generation: Int)>
 
-    public init(_ catalog: ModelCatalog) { state = Mutex(catalog) }
+    public init(_ catalog: ModelCatalog) { state = Mutex((catalog, 0)) }
 
     /// The catalog now.
-    public var catalog: ModelCatalog { state.withLock { $0 } }
+    public var catalog: ModelCatalog { state.withLock { $0.catalog } }
+
+    /// The catalog now, and a number that changes whenever the catalog does: what was derived from a catalog
+    /// (a validated, synthesized answer) holds while the number is the same.
+    public var snapshot: (catalog: ModelCatalog, generation: Int) { state.withLock { $0 } }
 
     /// Adds (or replaces) `models`; returns the ids that were new.
     @discardableResult
     public func learn(_ models: [ModelInfo]) -> [String] {
         guard !models.isEmpty else { return [] }
-        return state.withLock { catalog in
-            let changed = models.filter { catalog.known(named: $0.id) != $0 }
+        return state.withLock { state in
+            let changed = models.filter { state.catalog.known(named: $0.id) != $0 }
             guard !changed.isEmpty else { return [] }
-            let new = changed.filter { catalog.known(named: $0.id) == nil }.map(\.id)
-            catalog = catalog.adding(changed)
+            let new = changed.filter { state.catalog.known(named: $0.id) == nil }.map(\.id)
+            state.catalog = state.catalog.adding(changed)
+            state.generation &+= 1
             return new
         }
     }

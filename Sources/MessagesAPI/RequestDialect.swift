@@ -35,7 +35,16 @@ public struct RequestDialect: Sendable, Hashable {
     }
 
     static func trim(_ text: String) -> String {
-        String(text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+        // Nearly every value has no space at either end: found from its first and last bytes, without walking
+        // characters (this ran twice on every request). A byte past ASCII may begin or end a Unicode space.
+        if let first = text.utf8.first, let last = text.utf8.last, !isSpaceOrNonASCII(first), !isSpaceOrNonASCII(last) {
+            return text
+        }
+        return String(text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+
+    private static func isSpaceOrNonASCII(_ byte: UInt8) -> Bool {
+        byte >= 0x80 || byte == 0x20 || (0x09...0x0D).contains(byte)
     }
 
     /// Every `anthropic-version` this build knows, oldest first. Source: the SDKs' `ANTHROPIC_API_VERSION`

@@ -82,6 +82,39 @@ struct RecordTests {
         #expect((plain[2] as Data?) == Data(json.responseBody))
     }
 
+    /// Saves made at once share transactions (GroupCommit), yet each succeeds or fails alone: a row the database
+    /// refuses fails its own save only, and every other one is kept with an id of its own.
+    @Test func concurrentSavesAreKeptEachOnItsOwn() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("c.sqlite")
+        let store = try CassetteStore(path: path)
+        try edit(
+            path,
+            """
+            CREATE TRIGGER refuse BEFORE INSERT ON interaction WHEN NEW.fingerprint = 'refused'
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+            """)
+        let sample = try Samples.all()[0]
+        let outcomes = await withTaskGroup(of: (Int, Int64?).self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    var interaction = sample
+                    interaction.fingerprint = i == 77 ? "refused" : "fp\(i % 100)"
+                    interaction.occurrence = i / 100 + 1
+                    return (i, try? await store.saveReportingInsert(interaction).id)
+                }
+            }
+            var outcomes: [Int: Int64?] = [:]
+            for await (i, id) in group { outcomes[i] = id }
+            return outcomes
+        }
+        #expect(outcomes.count == 200)
+        #expect(outcomes[77] == .some(nil), "the refused row fails its save")
+        let ids = outcomes.compactMap { $0.value }
+        #expect(ids.count == 199 && Set(ids).count == 199)
+        #expect(try await store.count() == 199)
+    }
+
     @Test func savingReplacesAnOccurrenceAndImportKeepsFreeIDs() async throws {
         let directory = try TemporaryDirectory()
         let store = try CassetteStore(path: directory.file("c.sqlite"))

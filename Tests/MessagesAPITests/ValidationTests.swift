@@ -1,5 +1,6 @@
-import MessagesAPI
 import Testing
+
+@testable import MessagesAPI
 
 @Suite("Request validation")
 struct ValidationTests {
@@ -227,6 +228,15 @@ struct ValidationTests {
                 $0["max_tokens"] = nil
                 $0["mcp_servers"] = []
             }, endpoint: .countTokens)
+    }
+
+    @Test func betasAndVersionsAreReadWithoutTheSpaceAroundThem() {
+        let dialect = RequestDialect(
+            anthropicBeta: [" files-api-2025-04-14 ,\tEffort-2025-11-24", "\u{2003}interleaved-thinking-2025-05-14\u{00A0}", "é"],
+            version: " 2023-06-01\n")
+        #expect(dialect.betas == ["files-api-2025-04-14", "effort-2025-11-24", "interleaved-thinking-2025-05-14", "é"])
+        #expect(RequestDialect.trim("2023-06-01") == "2023-06-01" && RequestDialect.trim("\u{3000}x y\u{3000}") == "x y")
+        #expect(RequestDialect(betas: [], version: "\t2023-06-01 ").isNewerThanKnown == false)
     }
 
     @Test func aBetaOrVersionNewerThanThisBuildIsNeverRefusedForWhatIsMerelyUnknown() throws {

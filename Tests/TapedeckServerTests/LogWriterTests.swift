@@ -74,4 +74,34 @@ struct LogWriterTests {
         #expect(first.wholeMatch(of: shape) != nil, "\(first)")
         #expect(lines.last?.hasSuffix("warning tapedeck: hb.request.id=abc [TapedeckServerTests] model inferred") == true, "\(lines)")
     }
+
+    /// A request's line skips the generic event (`LogLineHandler.log(_:)`) but must read exactly as that event
+    /// would, including a handler field that sorts between the line's own and one that the line overrides.
+    @Test func aRequestsLineReadsAsTheSameEventWould() throws {
+        let pipe = try Pipe()
+        let writer = LogWriter(descriptor: pipe.write)
+        var handler = LogLineHandler(label: "tapedeck", level: .info, writer: writer)
+        handler.metadata = ["hb.request.id": "abc", "path": "x", "source": "shadowed"]
+        let configured = handler
+        let logger = Logger(label: "tapedeck") { _ in configured }
+        let line = AccessLine(
+            method: "POST", path: "/v1/messages", status: 200, source: "recorded", milliseconds: Milliseconds(value: 12.34))
+        handler.log(line)
+        logger.log(
+            level: .info, "POST /v1/messages 200", metadata: ["source": "recorded", "ms": .stringConvertible(line.milliseconds)],
+            source: AccessLine.module)
+        handler.logLevel = .warning
+        handler.log(line)
+        writer.flush()
+        let lines = pipe.drain().split(separator: "\n").map { $0.drop { $0 != " " } }
+        #expect(lines.count == 2)
+        #expect(lines.first == lines.last)
+        #expect(lines.first == " info tapedeck: hb.request.id=abc ms=12.3 path=x source=recorded [TapedeckServer] POST /v1/messages 200")
+    }
+
+    @Test func millisecondsPrintAsTheRoundedDoubleWould() {
+        for value in [0, 0.04, 0.05, 0.3, 1.25, 9.99, 12.34, 999.96, 123_456.7] {
+            #expect(Milliseconds(value: value).description == "\((value * 10).rounded() / 10)", "\(value)")
+        }
+    }
 }

@@ -47,6 +47,29 @@ struct MatchingTests {
         #expect(storedText.contains(ClaudeCodeRun.first.directory) && storedText.contains(ClaudeCodeRun.first.sessionID))
     }
 
+    /// The intake keeps what a body parsed to by its bytes: the same bytes on another path, or in the same
+    /// request repeated, must still be matched as that request (count_tokens is not answered by a message).
+    @Test func theSameBytesOnAnotherPathAreAnotherRequest() async throws {
+        let cassette = temporaryCassette()
+        defer { removeTemporaryCassette(cassette) }
+        let request = scenarioRequest("text", extra: " same bytes")
+        try await FakeUpstream.withRunning { _, upstream in
+            try await withTapedeck(recording(cassette, upstream: upstream)) { base in
+                let reply = try await send(base, "/v1/messages", body: request)
+                #expect(reply.header("tapedeck-source") == "proxied")
+            }
+        }
+        let sources = try await withTapedeck(replaying(cassette)) { base in
+            var sources: [String?] = []
+            for path in ["/v1/messages", "/v1/messages/count_tokens", "/v1/messages"] {
+                sources.append(try await send(base, path, body: request).header("tapedeck-source"))
+            }
+            return sources
+        }
+        // count_tokens refuses a Messages body's `max_tokens`: what matters is that no recording answers it.
+        #expect(sources == ["recorded", "tapedeck", "recorded"])
+    }
+
     @Test func theProfileCanBeChosenForEveryClientOrTurnedOff() async throws {
         let cassette = temporaryCassette()
         defer { removeTemporaryCassette(cassette) }

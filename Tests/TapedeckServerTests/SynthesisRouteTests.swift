@@ -56,6 +56,32 @@ struct SynthesisRouteTests {
         #expect(bodies[0].readableBytes > 100)
     }
 
+    /// A synthesized answer is kept by what it is a function of (SynthesisSource's memo): a repetition gets the
+    /// same body with a request id of its own and its warning again, and the same bytes under other headers are
+    /// judged again (a beta field accepted with its beta is refused without it).
+    @Test func aRepeatedRequestIsAnsweredAlikeAndOtherHeadersAreJudgedAgain() async throws {
+        let inferred =
+            #"{"model":"claude-opus-9-1","max_tokens":64,"context_management":{"edits":[]},"messages":[{"role":"user","content":"again"}]}"#
+        var beta = jsonHeaders
+        beta[.beta] = "context-management-2025-06-27"
+        let withBeta = beta
+        try await withApp { client in
+            var replies: [(ByteBuffer, String?)] = []
+            for _ in 0..<2 {
+                let response = try await client.execute(uri: "/v1/messages", method: .post, headers: withBeta, body: body(inferred))
+                #expect(response.status == .ok)
+                replies.append((response.body, response.headers[.requestIDHeader]))
+            }
+            #expect(replies[0].0 == replies[1].0)
+            #expect(replies[0].1 != nil && replies[0].1 != replies[1].1, "each request has an id of its own")
+            let refused = try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(inferred))
+            #expect(refused.status == .badRequest)
+            let journal = try #require(try await client.execute(uri: "/_tapedeck/journal", method: .get).body.json)
+            let warned = (journal["data"]?.arrayValue ?? []).filter { $0["warnings"]?.arrayValue?.isEmpty == false }
+            #expect(warned.count == 2, "each answered repetition carries the inferred model's warning")
+        }
+    }
+
     @Test func streamAndJSONCarryTheSameMessage() async throws {
         try await withApp { client in
             let request =

@@ -8,6 +8,11 @@ extension Answer {
     /// The HTTP response for this answer: the one place an answer becomes HTTP. A stream whose events are all at
     /// hand goes out in one write; a paced or relayed one event by event, as each is due; faults break or pace
     /// the body on the way out.
+    ///
+    /// Streams go out chunked, as the API sends them. One at hand is a buffer body with its `content-length`
+    /// removed: Hummingbird writes a buffer body with its head and end in one write (a closure body costs three
+    /// writes, each a trip to the event loop and a system call: half of a streamed replay's throughput), and
+    /// with no length NIO frames it chunked.
     public func response() -> Response {
         var response = Response(status: .init(code: status), headers: headers, body: .init())
         if Interaction.isBodyless(status) {
@@ -15,6 +20,11 @@ extension Answer {
             response.headers[.contentType] = nil
         } else {
             response.body = responseBody()
+            if case .events = body {
+                response.headers[.contentLength] = nil
+            } else if case .recordedStream(_, nil) = body {
+                response.headers[.contentLength] = nil
+            }
         }
         guard let faults else { return response }
         response.headers[.tapedeckFault] = faults.description
@@ -28,27 +38,18 @@ extension Answer {
         case .events(let events):
             // Made events are all there at once: one write (a write per event cost a synthesized stream
             // three quarters of its throughput), chunked, as a recorded stream goes.
-            return ResponseBody { writer in
-                var buffer = ByteBuffer()
-                buffer.reserveCapacity(events.reduce(0) { $0 + $1.bytes.count })
-                for event in events { buffer.writeBytes(event.bytes) }
-                try await writer.write(buffer)
-                try await writer.finish(nil)
-            }
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(events.reduce(0) { $0 + $1.bytes.count })
+            for event in events { buffer.writeBytes(event.bytes) }
+            return .init(byteBuffer: buffer)
         case .recordedStream(let bytes, let pacing):
-            guard let pacing else {
-                // One write, but through a body closure: streams go out chunked, as the API sends them.
-                return ResponseBody { writer in
-                    try await writer.write(ByteBuffer(bytes: bytes))
-                    try await writer.finish(nil)
-                }
-            }
+            guard let pacing else { return .init(byteBuffer: ByteBuffer(bytes: bytes)) }
             return ResponseBody { writer in
                 let start = ContinuousClock.now
                 var sent = 0
                 for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.count {
                     let due = start + .clamped(milliseconds: Double(event.offsetMilliseconds) / pacing.speed)
-                    try await Task.sleep(until: due, clock: .continuous)
+                    try await Pacer.shared.sleep(until: due)
                     try await writer.write(ByteBuffer(bytes: bytes[sent..<event.byteEnd]))
                     sent = event.byteEnd
                 }

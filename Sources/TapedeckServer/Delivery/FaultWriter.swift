@@ -16,8 +16,10 @@ extension Response {
         var response = self
         let original = body
         let isStream = headers[.contentType]?.hasPrefix("text/event-stream") == true
-        // A cut body is shorter than announced: send it chunked, so the client sees a broken body and no lie.
-        let length = faults.breakOff == nil && faults.tokensPerSecond == nil ? original.contentLength : nil
+        // A cut body is shorter than announced: send it chunked, so the client sees a broken body and no lie. A
+        // stream was chunked already (its buffer's length is not announced).
+        let announced = headers[.contentLength] != nil
+        let length = announced && faults.breakOff == nil && faults.tokensPerSecond == nil ? original.contentLength : nil
         response.body = ResponseBody(contentLength: length) { writer in
             try await original.write(FaultWriter(base: writer, faults: faults, isStream: isStream))
         }
@@ -129,7 +131,7 @@ struct FaultWriter: ResponseBodyWriter {
         if let stall = faults.stall, stall.after == events { try await Task.sleep(for: .clamped(milliseconds: Double(stall.milliseconds))) }
         if let rate = faults.tokensPerSecond, let start = startedAt {
             tokens += Self.outputTokens(in: event)
-            try await Task.sleep(until: start + .clamped(seconds: Double(tokens) / rate), clock: .continuous)
+            try await Pacer.shared.sleep(until: start + .clamped(seconds: Double(tokens) / rate))
         }
         try await base.write(ByteBuffer(bytes: event))
         bytesSent += event.count

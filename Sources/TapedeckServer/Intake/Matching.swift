@@ -28,7 +28,12 @@ struct Matching: Sendable {
 
     /// The matcher for a request with these headers.
     func matcher(for headers: HTTPFields) -> RequestMatcher {
-        guard let claudeCode, headers[.userAgent]?.hasPrefix(Self.claudeCodeAgent) == true else { return configured }
+        guard let claudeCode, isClaudeCode(headers) else { return configured }
         return claudeCode
+    }
+
+    /// Whether a request with these headers is matched with the Claude Code profile added.
+    func isClaudeCode(_ headers: HTTPFields) -> Bool {
+        claudeCode != nil && headers[.userAgent]?.hasPrefix(Self.claudeCodeAgent) == true
     }
 }

@@ -10,6 +10,27 @@ struct RequestReader: Sendable {
     let maxBodyBytes: Int
     let redactor: Redactor
     let matching: Matching
+    /// API bodies read before, with what they parsed to. Parsing, redaction and fingerprinting are functions of
+    /// the bytes, the path and the matcher, so a repeated request (a test suite run again, a load test) skips the
+    /// parser and the hash: they were a tenth of a replayed request's time.
+    private let parsed = BoundedCache<ParsedKey, Parsed>(budget: Limits.parsedBodyBytes)
+
+    init(maxBodyBytes: Int, redactor: Redactor, matching: Matching) {
+        self.maxBodyBytes = maxBodyBytes
+        self.redactor = redactor
+        self.matching = matching
+    }
+
+    private struct ParsedKey: Hashable, Sendable {
+        var body: RawBody
+        var path: String
+        var claudeCode: Bool
+    }
+
+    private struct Parsed: Sendable {
+        var body: JSONValue
+        var fingerprint: Fingerprint
+    }
 
     static let cassetteHeader = HTTPField.Name(HeaderPolicy.cassetteHeader)!  // lint: allow a valid constant header name
     static let faultHeader = HTTPField.Name(HeaderPolicy.faultHeader)!  // lint: allow a valid constant header name
@@ -34,20 +55,34 @@ struct RequestReader: Sendable {
         } else if hasBody {
             raw = try await request.bodyBytes(upTo: maxBodyBytes)
             context.trace.update { [raw] in $0.body = raw }
-            body = redactor.redact(.object(try RequestValidator.parseBody(raw)))
         }
         var path = request.uri.path
         if let name, path.hasPrefix("/cassettes/") { path = String(path.dropFirst("/cassettes/".count + name.utf8.count)) }
         let method = request.method.rawValue
         let query = request.uri.query.flatMap { $0.isEmpty ? nil : $0 }
         let matcher = matching.matcher(for: request.headers)
-        let fingerprint =
-            unmodeled
-            ? Fingerprint(
+        let fingerprint: Fingerprint
+        if unmodeled {
+            fingerprint = Fingerprint(
                 unmodeled: method, path: path, query: query.map(redactor.redact(query:)),
                 body: body == nil ? redactor.redact(bytes: raw) : [], json: body.map(matcher.normalizer.normalize),
                 ignoring: Self.unmodeledIgnoredPaths(matcher))
-            : matcher.fingerprint(method: method, path: path, body: body)
+        } else if hasBody {
+            // Only POST routes read a body, so the method is not part of the key.
+            let key = ParsedKey(body: RawBody(bytes: raw), path: path, claudeCode: matching.isClaudeCode(request.headers))
+            let cacheable = raw.count <= Limits.largestParsedBody
+            if cacheable, let hit = parsed.value(for: key) {
+                (body, fingerprint) = (hit.body, hit.fingerprint)
+            } else {
+                let parsedBody = redactor.redact(.object(try RequestValidator.parseBody(raw)))
+                fingerprint = matcher.fingerprint(method: method, path: path, body: parsedBody)
+                body = parsedBody
+                // Cost: the bytes twice over, for the key and for the parsed values.
+                if cacheable { parsed.set(Parsed(body: parsedBody, fingerprint: fingerprint), for: key, cost: 2 * raw.count + 256) }
+            }
+        } else {
+            fingerprint = matcher.fingerprint(method: method, path: path, body: nil)
+        }
         var incoming = IncomingRequest(
             method: method, path: path, query: query, target: request.uri.string, headers: request.headers, rawBody: raw,
             body: body, fingerprint: fingerprint, matcher: matcher, cassette: name, faults: faults, client: context.client,
@@ -65,5 +100,14 @@ struct RequestReader: Sendable {
     /// such an answer is replayed as recorded and a stream cannot stand in for JSON there.
     static func unmodeledIgnoredPaths(_ matcher: RequestMatcher) -> [JSONPath] {
         matcher.ignoredPaths.filter { $0 != JSONPath(parsing: "stream") }
+    }
+}
+
+/// Request bytes as a dictionary key, hashed in one pass: an array of bytes hashes byte by byte.
+struct RawBody: Hashable, Sendable {
+    let bytes: [UInt8]
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }
