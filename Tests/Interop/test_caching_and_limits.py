@@ -222,3 +222,15 @@ def test_fixture_answers_account_the_cache_too(tmp_path):
         assert first.parse().usage.cache_creation_input_tokens > 0
         assert second.usage.cache_read_input_tokens == first.parse().usage.cache_creation_input_tokens
         assert "anthropic-ratelimit-requests-remaining" in first.headers
+
+
+def test_rate_limit_fault_dates_come_from_the_test_clock():
+    import anthropic as sdk
+
+    with start_tapedeck("--clock", "manual") as server:
+        client = make_client(server.base_url)
+        with pytest.raises(sdk.RateLimitError) as caught:
+            client.messages.create(
+                model=MODEL, max_tokens=8, messages=user("x"), extra_headers={"tapedeck-fault": "rate_limit;retry_after=30"}
+            )
+        assert caught.value.response.headers["anthropic-ratelimit-requests-reset"] == "2026-01-01T00:00:30Z"

@@ -70,7 +70,7 @@ final class Pipeline: Sendable {
             if let latency = faults.latency { try await Task.sleep(for: .clamped(milliseconds: Double(latency))) }
             if Policy.effect(of: faults, wantsStream: request.wantsStream) == .answersInstead {
                 request.trace.update { $0.source = "fault" }
-                throw Self.answeringError(faults)
+                throw answeringError(faults)
             }
             if faults.breakOff != nil {
                 // The client is meant to lose this answer part-way (and its SDK then hangs up): that hang-up is
@@ -122,14 +122,13 @@ final class Pipeline: Sendable {
     }
 
     /// The error a fault that answers instead sends: its error kind, or its mid-stream error as JSON.
-    static func answeringError(_ faults: Faults) -> APIError {
+    func answeringError(_ faults: Faults) -> APIError {
         var error: APIError
         if let kind = faults.error {
             let retryAfter = Double(kind.retryAfter ?? "") ?? (Double(kind.retryAfterMilliseconds ?? "") ?? 1000) / 1000
-            // The only wall-clock value Tapedeck sends: a reset time clients may compute a wait from.
-            let reset = Date(timeIntervalSinceNow: min(max(1, retryAfter.rounded(.up)), Double(Limits.longestWaitSeconds)))
-                .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
-            error = kind.apiError(resetAt: reset)
+            // A reset time clients may compute a wait from, on the test clock (`--clock manual`: the same every run).
+            let wait = min(max(1, retryAfter.rounded(.up)), Double(Limits.longestWaitSeconds))
+            error = kind.apiError(resetAt: clock.date(at: clock.now() + wait))
         } else if case .midstreamError(_, let type, let message)? = faults.breakOff {
             error = APIError(.init(type), message: message)
         } else {
