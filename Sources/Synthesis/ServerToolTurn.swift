@@ -74,6 +74,8 @@ public enum ServerToolTurn {
             blocks.append(.text(.init(text: cited, citations: citations)))
             outputTokens += TokenEstimator.count(cited)
         }
+        // The calls spend output tokens too: a turn whose `max_tokens` has no room for them answers without them.
+        if let maxTokens = request.maxTokens, outputTokens > maxTokens - message.usage.outputTokens { return }
         // Thinking stays first; the tools run before the answer's own text.
         let thinkingCount = message.content.prefix { if case .text = $0 { false } else { true } }.count
         message.content.insert(contentsOf: blocks, at: thinkingCount)

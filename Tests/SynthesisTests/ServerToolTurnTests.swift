@@ -95,6 +95,13 @@ struct ServerToolTurnTests {
                 .contains("server_tool_use"))
     }
 
+    @Test func noRoomInMaxTokensNoCalls() throws {
+        let text =
+            #"{"model":"claude-sonnet-4-5","max_tokens":40,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"search"}]}"#
+        let message = try answer(text)
+        #expect(!types(message).contains("server_tool_use") && message.usage.outputTokens <= 40)
+    }
+
     @Test func sameRequestSameTurn() throws {
         let text = body(tools: #"{"type":"web_search_20250305","name":"web_search"}"#, prompt: "search reels")
         #expect(JSONWriter.bytes(try answer(text).json) == JSONWriter.bytes(try answer(text).json))
