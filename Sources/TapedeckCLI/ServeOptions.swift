@@ -125,6 +125,19 @@ public struct ServeOptions: ParsableArguments, Sendable {
     @Flag(name: .customLong("strict-models"), help: "Answer unknown model ids with the API's 404, even claude-… ones.")
     public var strictModels = false
 
+    @Option(
+        help:
+            "wall | manual: how the clock of cache TTLs and rate limits moves; manual moves only by POST /_tapedeck/clock (default: wall).",
+        transform: ServeOptions.choice("--clock", TestClock.Mode.self))
+    public var clock: TestClock.Mode?
+
+    @Option(
+        name: .customLong("rate-limit"),
+        help:
+            "rpm=N,itpm=N,otpm=N: a per-minute budget that answers 429 when spent; off: no rate-limit headers (default: generous, headers only)."
+    )
+    public var rateLimit: String?
+
     public init() {}
 
     /// Why options could not be resolved, phrased as what to do.
@@ -269,6 +282,11 @@ public struct ServeOptions: ParsableArguments, Sendable {
             : matchNormalize
         if let file = value(modelsFile, "TAPEDECK_MODELS") { configuration.models = try Self.catalog(adding: file) }
         configuration.strictModels = strictModels || environment["TAPEDECK_STRICT_MODELS"]?.lowercased() == "true"
+
+        configuration.clock = try chosen(clock, "TAPEDECK_CLOCK", Self.choice("--clock", TestClock.Mode.self)) ?? configuration.clock
+        if let text = value(rateLimit, "TAPEDECK_RATE_LIMIT") {
+            do { configuration.rateLimit = try RateLimitBudget.parse(text) } catch { throw Problem(description: error.description) }
+        }
 
         let allowInCI = allowUpstreamInCI || environment["TAPEDECK_ALLOW_UPSTREAM_IN_CI"]?.lowercased() == "true"
         if isCI, configuration.mode != .replay, !allowInCI {

@@ -25,7 +25,14 @@ struct AdminController: Sendable {
                 pipeline.shelf.rewindAll()
             }
             pipeline.journal.clear(cassette: name)
+            pipeline.caches.clear(cassette: name)
+            pipeline.limiter?.reset(cassette: name)
             return Self.json(["status": "reset", "cassette": name.map(JSONValue.string) ?? "all"])
+        }
+        admin.on(.clock, .get) { _, _ in Self.json(Self.clockJSON(pipeline.clock)) }
+        admin.on(.clock, .post) { request, _ in
+            pipeline.clock.advance(by: try await Self.advance(request))
+            return Self.json(Self.clockJSON(pipeline.clock))
         }
         admin.on(.interactions, .get) { request, _ in try await interactions(request) }
         admin.on(.interaction, .get) { request, context in
@@ -236,6 +243,23 @@ struct AdminController: Sendable {
             plan.seed = UInt64(bitPattern: Int64(s))
         }
         return plan
+    }
+
+    /// The seconds a `POST /_tapedeck/clock` body `{"advance": SECONDS}` moves the clock on by.
+    static func advance(_ request: Request) async throws -> Double {
+        let body = try RequestValidator.parseBody(try await request.bodyBytes(upTo: Limits.adminBodyBytes))
+        guard let value = body["advance"] else { throw APIError.invalidRequest("advance: Field required") }
+        // A year at most: further is no TTL or window Tapedeck models, and keeps the clock's dates in range.
+        guard let seconds = value.doubleValue, seconds.isFinite, (0...31_536_000).contains(seconds) else {
+            throw APIError.invalidRequest("advance: Input should be a number of seconds from 0 to 31536000")
+        }
+        return seconds
+    }
+
+    /// The clock as `GET /_tapedeck/clock` shows it.
+    static func clockJSON(_ clock: TestClock) -> JSONValue {
+        let now = clock.now()
+        return ["mode": .string(clock.mode.rawValue), "seconds": .number(.init(now)), "now": .string(clock.date(at: now))]
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {

@@ -31,10 +31,14 @@ final class ReplaySource: AnswerSource {
         var wantsStream: Bool
     }
 
-    init(pace: TapedeckConfiguration.Pace, speed: Double, models: ModelRegistry) {
+    /// The prompt caches fixture answers account against; `nil`: fixtures report no cache use.
+    let caches: PromptCacheBook?
+
+    init(pace: TapedeckConfiguration.Pace, speed: Double, models: ModelRegistry, caches: PromptCacheBook? = nil) {
         self.pace = pace
         self.speed = speed
         self.models = models
+        self.caches = caches
     }
 
     convenience init(pace: TapedeckConfiguration.Pace, speed: Double, catalog: ModelCatalog) {
@@ -72,15 +76,17 @@ final class ReplaySource: AnswerSource {
         let wantsStream = request.wantsStream
         let fingerprint = request.fingerprint
         if interaction.isFixture, let partial = interaction.message {
-            let message = complete(partial, for: request)
+            var message = complete(partial, for: request)
+            request.faults?.stop?.apply(to: &message)
             let headers =
                 HeaderPolicy.portable(interaction.responseHeaders.map { ($0.name, $0.value) })
                 + [("request-id", request.requestID)]
-            if wantsStream {
-                return Answer(
-                    headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
-            }
-            return Answer(headers: headers, body: .json(ByteBuffer(bytes: JSONWriter.bytes(message.json))), source: .recorded)
+            var answer =
+                wantsStream
+                ? Answer(headers: headers, body: .events(StreamBuilder(seed: fingerprint.seed).events(for: message)), source: .recorded)
+                : Answer(headers: headers, body: .json(ByteBuffer(bytes: JSONWriter.bytes(message.json))), source: .recorded)
+            answer.tokens = (message.usage.inputTokens + (message.usage.cacheCreationInputTokens ?? 0), message.usage.outputTokens)
+            return answer
         }
         let headers = interaction.responseHeaders.map { ($0.name, $0.value) }
         var portable: [(String, String)] { HeaderPolicy.portable(headers) }
@@ -151,19 +157,23 @@ final class ReplaySource: AnswerSource {
         }
         let catalog = models.catalog
         var inputTokens = 0
+        var parsed: MessagesRequest?
         if let body = request.body?.objectValue,
             let request = try? RequestValidator(catalog: catalog).validateShape(body, endpoint: .messages, dialect: .lenient)
         {
             inputTokens = TokenEstimator.inputTokens(for: request)
+            parsed = request
         }
         let hasToolUse = content.contains { if case .toolUse = $0 { true } else { false } }
+        let modelID = catalog.model(named: requestModel)?.id ?? requestModel
         var usage = Usage(
             inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.count(outputText)),
             cacheCreationInputTokens: 0, cacheReadInputTokens: 0)
+        if let caches, let parsed { usage = caches.usage(usage, for: parsed, model: modelID, cassette: request.cassetteName) }
         for (key, value) in given["usage"]?.objectValue ?? JSONObject() { usage.set(value, forKey: key) }
         var message = Message(
             id: Identifier.make(prefix: Identifier.message, seed: request.fingerprint.bytes),
-            model: catalog.model(named: requestModel)?.id ?? requestModel,
+            model: modelID,
             content: content, stopReason: hasToolUse ? "tool_use" : "end_turn", usage: usage)
         // What the fixture gives wins, in the standard places, whatever its type.
         for key in ["model", "id", "stop_reason", "stop_sequence", "stop_details"] {

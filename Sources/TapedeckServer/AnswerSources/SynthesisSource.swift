@@ -13,6 +13,8 @@ struct SynthesisSource: AnswerSource {
     /// The models now: the validator of each request is made from this, so learned models count at once.
     let models: ModelRegistry
     let synthesizer = Synthesizer()
+    /// The prompt caches answers account against; `nil`: no cache use is reported.
+    var caches: PromptCacheBook?
     /// Answers made before, by what they are a function of: the body as sent, the fingerprint that seeds them,
     /// the headers' dialect and the catalog they were validated against. Making an answer (validation, text,
     /// the stream's events) was three quarters of a synthesized request's time; a repeated request (a test run
@@ -30,13 +32,16 @@ struct SynthesisSource: AnswerSource {
     private struct Made: Sendable {
         var body: Answer.Body
         var warning: String?
+        /// Input and output tokens, for the rate limiter.
+        var tokens: (input: Int, output: Int)?
     }
 
     var kind: SourceKind { .synthesis }
 
-    init(_ endpoint: RequestValidator.Endpoint, models: ModelRegistry) {
+    init(_ endpoint: RequestValidator.Endpoint, models: ModelRegistry, caches: PromptCacheBook? = nil) {
         self.endpoint = endpoint
         self.models = models
+        self.caches = caches
     }
 
     init(_ endpoint: RequestValidator.Endpoint, catalog: ModelCatalog) {
@@ -54,7 +59,11 @@ struct SynthesisSource: AnswerSource {
         let dialect = request.dialect
         let key = MadeKey(
             body: RawBody(bytes: request.rawBody), fingerprint: request.fingerprint.hex, dialect: dialect, catalog: generation)
-        let keeps = request.rawBody.count <= Limits.largestParsedBody
+        // An answer that depends on more than the request (the prompt cache's state, a forced stop reason) is
+        // made each time; the byte search keeps that check off the parsed body.
+        let keeps =
+            request.rawBody.count <= Limits.largestParsedBody && request.faults?.stop == nil
+            && !Self.mentionsCacheControl(request.rawBody)
         let made: Made
         if keeps, let hit = self.made.value(for: key) {
             made = hit
@@ -63,7 +72,26 @@ struct SynthesisSource: AnswerSource {
             if keeps { self.made.set(made, for: key, cost: Answer(body: made.body, source: .synthesized).size + 2 * request.rawBody.count) }
         }
         if let warning = made.warning { request.trace.warn(warning) }
-        return Answer(headers: HeaderPolicy.made(for: request), body: made.body, source: .synthesized)
+        var answer = Answer(headers: HeaderPolicy.made(for: request), body: made.body, source: .synthesized)
+        answer.tokens = made.tokens
+        return answer
+    }
+
+    static let cacheControlKey = Array("\"cache_control\"".utf8)
+
+    /// Whether the body's bytes hold the key `"cache_control"` (an escaped spelling of it is caught by the
+    /// parsed check in `PromptCachePlan`, on the path that makes the answer each time only when this says so).
+    static func mentionsCacheControl(_ bytes: [UInt8]) -> Bool {
+        let needle = cacheControlKey
+        guard bytes.count >= needle.count else { return false }
+        return bytes.withUnsafeBufferPointer { buffer in
+            var i = 0
+            while i <= buffer.count - needle.count {
+                if buffer[i] == 0x22, buffer[i..<(i + needle.count)].elementsEqual(needle) { return true }
+                i += 1
+            }
+            return false
+        }
     }
 
     /// Validates `request` and makes its answer's body.
@@ -76,11 +104,18 @@ struct SynthesisSource: AnswerSource {
             let json: JSONValue = ["input_tokens": .int(TokenEstimator.inputTokens(for: parsed))]
             return Made(body: .json(ByteBuffer(bytes: JSONWriter.bytes(json))), warning: warning)
         case .messages:
-            let message = synthesizer.message(for: parsed, model: model, fingerprint: request.fingerprint)
-            if parsed.stream {
-                return Made(body: .events(StreamBuilder(seed: request.fingerprint.seed).events(for: message)), warning: warning)
+            var message = synthesizer.message(for: parsed, model: model, fingerprint: request.fingerprint)
+            ServerToolTurn.apply(to: &message, request: parsed, fingerprint: request.fingerprint)
+            if let caches {
+                message.usage = caches.usage(message.usage, for: parsed, model: model.id, cassette: request.cassetteName)
             }
-            return Made(body: .json(ByteBuffer(bytes: JSONWriter.bytes(message.json))), warning: warning)
+            request.faults?.stop?.apply(to: &message)
+            let tokens = (message.usage.inputTokens + (message.usage.cacheCreationInputTokens ?? 0), message.usage.outputTokens)
+            if parsed.stream {
+                return Made(
+                    body: .events(StreamBuilder(seed: request.fingerprint.seed).events(for: message)), warning: warning, tokens: tokens)
+            }
+            return Made(body: .json(ByteBuffer(bytes: JSONWriter.bytes(message.json))), warning: warning, tokens: tokens)
         }
     }
 }

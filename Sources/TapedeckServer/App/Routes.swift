@@ -26,6 +26,7 @@ struct Route: Sendable {
     static let journal = admin("journal", [.get])
     static let misses = admin("misses", [.get])
     static let faults = admin("faults", [.get, .post, .delete])
+    static let clock = admin("clock", [.get, .post])
     static let inspector = admin("ui", [.get])
     static let inspectorInteraction = admin("ui/interactions/{id}", [.get])
     static let inspectorJournal = admin("ui/journal", [.get])
@@ -33,7 +34,7 @@ struct Route: Sendable {
 
     static let all: [Route] = [
         messages, countTokens, models, model, unmodeled,
-        health, reset, interactions, interaction, journal, misses, faults,
+        health, reset, interactions, interaction, journal, misses, faults, clock,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
     ]
 
@@ -71,7 +72,7 @@ struct APIRoutes: Sendable {
 
     func add(to router: Router<TapedeckRequestContext>) {
         let models = pipeline.models
-        let messages = SynthesisSource(.messages, models: models)
+        let messages = SynthesisSource(.messages, models: models, caches: pipeline.caches)
         let countTokens = SynthesisSource(.countTokens, models: models)
         let list = CatalogSource(lookup: .list, models: models)
         router.on(.messages, .post) { request, context in try await answer(request, context, fallback: messages) }

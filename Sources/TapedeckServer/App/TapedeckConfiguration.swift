@@ -78,6 +78,10 @@ public struct TapedeckConfiguration: Sendable {
     public var matchNormalize: [String] = []
     /// Refuse unknown model ids with the API's 404, even `claude-…` ones (`--strict-models`).
     public var strictModels = false
+    /// How the clock of cache TTLs and rate-limit windows moves (`--clock`).
+    public var clock: TestClock.Mode = .wall
+    /// The rate-limit budget answers report and, when enforced, apply (`--rate-limit`); `nil`: no headers at all.
+    public var rateLimit: RateLimitBudget? = .generous
 
     public init() {}
 

@@ -40,11 +40,13 @@ public struct Answer: Sendable {
     /// The headers as they go out, built once when the answer is made (a cached answer is then sent without
     /// parsing a header name again): hop-by-hop headers dropped, `tapedeck-source` set, and the body's content
     /// type filled in where the source gave none.
-    public let headers: HTTPFields
+    public internal(set) var headers: HTTPFields
     public let body: Body
     public let source: Source
     /// Faults applied on the way out (stream breaks, pacing); they never reach the cassette.
     public var faults: Faults?
+    /// The input and output tokens the answer reports, where Tapedeck made it: what the rate limiter charges.
+    public var tokens: (input: Int, output: Int)?
 
     public init(status: Int = 200, headers: [(String, String)] = [], body: Body, source: Source, faults: Faults? = nil) {
         self.status = status

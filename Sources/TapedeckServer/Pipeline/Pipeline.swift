@@ -1,5 +1,6 @@
 import Cassette
 import Foundation
+import HTTPTypes
 import MessagesAPI
 
 /// The one request path every API route shares, top to bottom (`APIRoutes` in App/Routes.swift wires it):
@@ -26,6 +27,12 @@ final class Pipeline: Sendable {
     let journal: Journal
     /// The models the server knows now: the catalog, plus what recording and replay learned.
     let models: ModelRegistry
+    /// The clock of cache TTLs and rate-limit windows (`--clock`, `POST /_tapedeck/clock`).
+    let clock: TestClock
+    /// Each cassette's prompt cache, for synthesized and fixture answers.
+    let caches: PromptCacheBook
+    /// Each cassette's rate-limit budget; `nil` with `--rate-limit off`.
+    let limiter: RateLimiter?
     /// The policy's plans for this server's mode and on-miss, made once: one per kind of fallback.
     private let plans: [SourceKind: [Policy.Step]]
 
@@ -36,7 +43,11 @@ final class Pipeline: Sendable {
         self.record = record
         let models = models ?? ModelRegistry(configuration.startingCatalog)
         self.models = models
-        self.replay = ReplaySource(pace: configuration.pace, speed: configuration.speed, models: models)
+        let clock = TestClock(mode: configuration.clock)
+        self.clock = clock
+        self.caches = PromptCacheBook(clock: clock)
+        self.limiter = configuration.rateLimit.map { RateLimiter(budget: $0, clock: clock) }
+        self.replay = ReplaySource(pace: configuration.pace, speed: configuration.speed, models: models, caches: caches)
         self.faults = FaultSchedule(plan: configuration.fault)
         self.journal = Journal(capacity: configuration.journalSize)
         var plans: [SourceKind: [Policy.Step]] = [:]
@@ -53,11 +64,13 @@ final class Pipeline: Sendable {
         let tape = try await shelf.tape(named: request.cassette)
         let faults = request.faults ?? self.faults.draw(for: request.fingerprint)
         if let faults {
+            // The sources see drawn faults too: a forced stop reason shapes the answer they make.
+            request.faults = faults
             request.trace.update { $0.fault = faults.description }
             if let latency = faults.latency { try await Task.sleep(for: .clamped(milliseconds: Double(latency))) }
             if Policy.effect(of: faults, wantsStream: request.wantsStream) == .answersInstead {
                 request.trace.update { $0.source = "fault" }
-                throw Self.answeringError(faults)
+                throw answeringError(faults)
             }
             if faults.breakOff != nil {
                 // The client is meant to lose this answer part-way (and its SDK then hangs up): that hang-up is
@@ -65,8 +78,20 @@ final class Pipeline: Sendable {
                 request.client = ClientConnection()
             }
         }
+        // Only Messages calls spend the budget: count_tokens and the catalog have limits of their own upstream.
+        let limiter = fallback.kind == .synthesis && !request.path.hasSuffix("/count_tokens") ? self.limiter : nil
+        try limiter?.admit(cassette: request.cassetteName)
         var answer = try await answerUnfaulted(request, tape: tape, fallback: fallback)
         answer.faults = faults
+        // Every answer spends the budget, but only the ones Tapedeck makes (synthesized, fixtures: those with
+        // `tokens`) carry its headers: a recording keeps the headers it was recorded with, an upstream answer its own.
+        if let limiter, answer.source != .proxied {
+            let wantsHeaders = answer.tokens != nil && answer.headers[RateLimiter.headerNames[0]] == nil
+            let values = limiter.charge(
+                cassette: request.cassetteName, inputTokens: answer.tokens?.input ?? 0,
+                outputTokens: answer.tokens?.output ?? 0, reporting: wantsHeaders)
+            for (name, value) in zip(RateLimiter.headerNames, values) { answer.headers.append(HTTPField(name: name, value: value)) }
+        }
         return answer
     }
 
@@ -97,14 +122,13 @@ final class Pipeline: Sendable {
     }
 
     /// The error a fault that answers instead sends: its error kind, or its mid-stream error as JSON.
-    static func answeringError(_ faults: Faults) -> APIError {
+    func answeringError(_ faults: Faults) -> APIError {
         var error: APIError
         if let kind = faults.error {
             let retryAfter = Double(kind.retryAfter ?? "") ?? (Double(kind.retryAfterMilliseconds ?? "") ?? 1000) / 1000
-            // The only wall-clock value Tapedeck sends: a reset time clients may compute a wait from.
-            let reset = Date(timeIntervalSinceNow: min(max(1, retryAfter.rounded(.up)), Double(Limits.longestWaitSeconds)))
-                .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
-            error = kind.apiError(resetAt: reset)
+            // A reset time clients may compute a wait from, on the test clock (`--clock manual`: the same every run).
+            let wait = min(max(1, retryAfter.rounded(.up)), Double(Limits.longestWaitSeconds))
+            error = kind.apiError(resetAt: clock.date(at: clock.now() + wait))
         } else if case .midstreamError(_, let type, let message)? = faults.breakOff {
             error = APIError(.init(type), message: message)
         } else {

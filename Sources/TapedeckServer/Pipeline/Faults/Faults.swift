@@ -25,6 +25,8 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
 
     public var error: ErrorAnswer?
     public var breakOff: Break?
+    /// A stop reason the answer ends with instead of its own (synthesized and fixture answers).
+    public var stop: Stop?
     /// Milliseconds before the response (headers and body).
     public var latency: Int?
     /// Milliseconds between the headers and the first body byte.
@@ -57,7 +59,7 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
     ]
     static let streamKinds = ["midstream_error", "disconnect"]
     static let timingKinds = ["slow_first_byte", "latency", "stall", "tps"]
-    static var allKinds: [String] { errorKinds.map(\.kind) + streamKinds + timingKinds }
+    static var allKinds: [String] { errorKinds.map(\.kind) + streamKinds + timingKinds + Stop.kinds }
     /// Token rates `tps` accepts: slower would wait for days, faster is no pacing at all.
     static let tokenRates: ClosedRange<Double> = 0.01...1_000_000
 
@@ -126,6 +128,12 @@ public struct Faults: Sendable, Equatable, CustomStringConvertible {
             if kind == "rate_limit", answer.retryAfter == nil, answer.retryAfterMilliseconds == nil { answer.retryAfter = "1" }
             try values.finish()
             error = answer
+            return
+        }
+        if Stop.kinds.contains(kind) {
+            guard stop == nil else { throw Self.problem("only one stop reason per request") }
+            stop = try Stop(kind: kind, values: &values)
+            try values.finish()
             return
         }
         switch kind {
