@@ -33,6 +33,7 @@ struct Route: Sendable {
 
     static let all: [Route] = [
         messages, countTokens, models, model, unmodeled,
+    ] + batchRoutes + [
         health, reset, interactions, interaction, journal, misses, faults,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
     ]
@@ -81,6 +82,7 @@ struct APIRoutes: Sendable {
             let id = (context.parameters.get("id") ?? "").removingPercentEncoding
             return try await answer(request, context, fallback: CatalogSource(lookup: .retrieve(id: id), models: models))
         }
+        BatchRoutes(reader: reader, pipeline: pipeline).add(to: router)
         let unmodeled = UnmodeledSource()
         for method in Route.unmodeled.methods {
             router.on(.unmodeled, method) { request, context in

@@ -78,6 +78,8 @@ public struct TapedeckConfiguration: Sendable {
     public var matchNormalize: [String] = []
     /// Refuse unknown model ids with the API's 404, even `claude-…` ones (`--strict-models`).
     public var strictModels = false
+    /// Retrieves a batch Tapedeck makes answers `in_progress` before it ends (`--batch-delay`).
+    public var batchDelay = 0
 
     public init() {}
 
