@@ -86,7 +86,8 @@ public final class FakeUpstream: Sendable {
             let (status, json, bytes) = batches.respond(to: request, body: body) { params in
                 var message = MessageAssembler.assemble(SSEParser.parse(Array(ExampleStreams.text.utf8))).assembled ?? .null
                 if case .object(var object) = message {
-                    object["id"] = .string(Identifier.make(prefix: Identifier.message, seed: JSONWriter.canonicalBytes(params), label: "fake"))
+                    object["id"] = .string(
+                        Identifier.make(prefix: Identifier.message, seed: JSONWriter.canonicalBytes(params), label: "fake"))
                     message = .object(object)
                 }
                 return message
@@ -97,7 +98,8 @@ public final class FakeUpstream: Sendable {
                 fields[HTTPField.Name("request-id")!] = "req_fake_batch_results"  // lint: allow a valid literal header name
                 return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
             }
-            let response = jsonResponse(json ?? .null, requestID: Identifier.make(prefix: Identifier.request, seed: body, label: "fake-batch"))
+            let response = jsonResponse(
+                json ?? .null, requestID: Identifier.make(prefix: Identifier.request, seed: body, label: "fake-batch"))
             return Response(status: .init(code: status), headers: response.headers, body: response.body)
         }
         if request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/messages" {

@@ -177,6 +177,9 @@ def test_record_then_replay_offline_gives_the_same_lifecycle(flavour, tmp_path):
     assert recorded["results"]["req-1"]["type"] == "errored"
     with start_tapedeck("--cassette", str(cassette), "--on-miss", "error") as server, server.client() as client:
         replayed = lifecycle(client, flavour, server.base_url)
+        # A recorded batch's answers also answer the plain calls it stands for, offline.
+        assert dump(client.messages.create(**GOOD)) == recorded["results"]["req-0"]["message"]
+        assert dump(client.messages.create(**OTHER)) == recorded["results"]["req-2"]["message"]
     assert replayed == recorded
 
     exported = tmp_path / "r.jsonl"

@@ -23,15 +23,18 @@ struct BatchTests {
         #expect(refusal(["other": 1]) == "requests: Field required")
         #expect(refusal(["requests": "x"]) == "requests: Input should be a valid list")
         #expect(refusal(Self.body([])) == "requests: List should have at least 1 item after validation, not 0")
-        #expect(refusal(Self.body([Self.request(.string(String(repeating: "a", count: 65)))]))
-            == "requests.0.custom_id: String should have at most 64 characters")
+        #expect(
+            refusal(Self.body([Self.request(.string(String(repeating: "a", count: 65)))]))
+                == "requests.0.custom_id: String should have at most 64 characters")
         #expect(refusal(Self.body([Self.request("")])) == "requests.0.custom_id: String should have at least 1 character")
-        #expect(refusal(Self.body([Self.request("ok"), Self.request("no spaces")]))
-            == "requests.1.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'")
+        #expect(
+            refusal(Self.body([Self.request("ok"), Self.request("no spaces")]))
+                == "requests.1.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'")
         #expect(refusal(Self.body([Self.request(3)])) == "requests.0.custom_id: Input should be a valid string")
         #expect(refusal(Self.body([["custom_id": "a"]])) == "requests.0.params: Field required")
-        #expect(refusal(Self.body([Self.request("a"), Self.request("b"), Self.request("a")]))?.hasPrefix(
-            "requests.2.custom_id: Duplicate custom_id 'a'") == true)
+        #expect(
+            refusal(Self.body([Self.request("a"), Self.request("b"), Self.request("a")]))?.hasPrefix(
+                "requests.2.custom_id: Duplicate custom_id 'a'") == true)
         let tooMany = Self.body((0...BatchCreateRequest.maxRequests).map { Self.request(.string("r\($0)")) })
         #expect(refusal(tooMany) == "requests: List should have at most 100000 items after validation, not 100001")
     }
@@ -42,7 +45,9 @@ struct BatchTests {
         #expect(create.items.map(\.customID) == ["a", "b-2_C"])
     }
 
-    static func batch(delay: Int, results: [JSONValue] = [MessageBatch.succeeded(["id": "msg_1"]), MessageBatch.errored(["type": "error"])])
+    static func batch(
+        delay: Int, results: [JSONValue] = [MessageBatch.succeeded(["id": "msg_1"]), MessageBatch.errored(["type": "error"])]
+    )
         -> MessageBatch
     {
         MessageBatch(id: "msgbatch_x", createdAt: MessageBatch.epoch, customIDs: ["a", "b"], processed: results, delay: delay)
@@ -61,7 +66,8 @@ struct BatchTests {
         #expect(batch.status == .ended)
         #expect(batch.endedAt == MessageBatch.epoch + delay + 1)
         #expect(batch.requestCounts == ["processing": 0, "succeeded": 1, "errored": 1, "canceled": 0, "expired": 0])
-        #expect(batch.json(resultsBase: "http://h/cassettes/t")["results_url"] == "http://h/cassettes/t/v1/messages/batches/msgbatch_x/results")
+        #expect(
+            batch.json(resultsBase: "http://h/cassettes/t")["results_url"] == "http://h/cassettes/t/v1/messages/batches/msgbatch_x/results")
         batch.retrieve()
         #expect(batch.endedAt == MessageBatch.epoch + delay + 1, "an ended batch stays as it ended")
     }
@@ -80,7 +86,8 @@ struct BatchTests {
         #expect(batch.status == .ended)
         #expect(batch.requestCounts == ["processing": 0, "succeeded": 0, "errored": 0, "canceled": 2, "expired": 0])
         let lines = String(decoding: try batch.resultsJSONL(), as: UTF8.self)
-        #expect(lines == #"{"custom_id":"a","result":{"type":"canceled"}}"# + "\n" + #"{"custom_id":"b","result":{"type":"canceled"}}"# + "\n")
+        #expect(
+            lines == #"{"custom_id":"a","result":{"type":"canceled"}}"# + "\n" + #"{"custom_id":"b","result":{"type":"canceled"}}"# + "\n")
         do {
             try batch.cancel()
             Issue.record("an ended batch cannot be canceled")
@@ -135,7 +142,8 @@ struct BatchTests {
     }
 
     @Test func resultsURLsArePointedAtTheServerAndNothingElseChanges() throws {
-        let upstream = #"{"data":[{"id":"msgbatch_1","results_url": "https://api.anthropic.com/v1/messages/batches/msgbatch_1/results"},"#
+        let upstream =
+            #"{"data":[{"id":"msgbatch_1","results_url": "https://api.anthropic.com/v1/messages/batches/msgbatch_1/results"},"#
             + #"{"id":"msgbatch_2","results_url":null}],"note":"results_url"}"#
         let rewritten = try #require(ResultsURL.rewrite(Array(upstream.utf8), base: "http://127.0.0.1:4010/cassettes/t"))
         #expect(

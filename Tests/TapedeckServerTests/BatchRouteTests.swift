@@ -10,6 +10,7 @@ struct BatchRouteTests {
     static let create =
         #"{"requests":[{"custom_id":"a","params":{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hi"}]}},"#
         + #"{"custom_id":"b","params":{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Hi"}]}}]}"#
+    static let plainRequest = #"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hi"}]}"#
     static let headers = [("content-type", "application/json"), ("x-api-key", "test"), ("anthropic-version", "2023-06-01")]
 
     /// create, retrieve until ended, results: the statuses seen and the results file.
@@ -34,16 +35,19 @@ struct BatchRouteTests {
     @Test func synthesisAnswersEachRequestAsMessagesDoes() async throws {
         let cassette = temporaryCassette()
         defer { removeTemporaryCassette(cassette) }
-        try await withTapedeck(testConfiguration { $0.cassettePath = cassette; $0.batchDelay = 1 }) { base in
+        try await withTapedeck(
+            testConfiguration {
+                $0.cassettePath = cassette
+                $0.batchDelay = 1
+            }
+        ) { base in
             let (statuses, results, id) = try await Self.lifecycle(base)
             #expect(statuses == ["in_progress", "in_progress", "ended"])
             #expect(Identifier.isWellFormed(id, prefix: MessageBatch.idPrefix))
             let lines = try results.split(separator: "\n").map { try JSONParser.parse(String($0)) }
             #expect(lines.map { $0["result"]?["type"] } == ["succeeded", "errored"])
             #expect(lines[1]["result"]?["error"]?["error"]?["message"] == "max_tokens: Field required")
-            let direct = try await send(
-                base, "/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hi"}]}"#,
-                headers: Self.headers)
+            let direct = try await send(base, "/v1/messages", body: Self.plainRequest, headers: Self.headers)
             #expect(lines[0]["result"]?["message"] == direct.json)
             let twice = try await send(base, "/v1/messages/batches", body: Self.create, headers: Self.headers)
             #expect(twice.json?["id"]?.stringValue != id, "the second identical create is a new batch")
@@ -60,7 +64,16 @@ struct BatchRouteTests {
             return run
         }
         #expect(recorded.statuses == ["in_progress", "in_progress", "ended"])
-        let replayed = try await withTapedeck(replaying(cassette)) { base in try await Self.lifecycle(base) }
+        let replayed = try await withTapedeck(replaying(cassette)) { base in
+            let run = try await Self.lifecycle(base)
+            // The batch's succeeded answer also answers the plain call; its errored one records nothing.
+            let plain = try await send(base, "/v1/messages", body: Self.plainRequest, headers: Self.headers)
+            #expect(plain.status == 200)
+            #expect(plain.header("tapedeck-source") == "recorded")
+            let line = try JSONParser.parse(String(run.results.split(separator: "\n")[0]))
+            #expect(plain.json == line["result"]?["message"])
+            return run
+        }
         #expect(replayed.statuses == recorded.statuses)
         #expect(replayed.results == recorded.results)
         #expect(replayed.id == recorded.id)

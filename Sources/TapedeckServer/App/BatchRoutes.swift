@@ -8,8 +8,6 @@ extension Route {
     static let batch = Route(path: "/v1/messages/batches/{id}", methods: [.get, .delete], isAPI: true)
     static let batchCancel = Route(path: "/v1/messages/batches/{id}/cancel", methods: [.post], isAPI: true)
     static let batchResults = Route(path: "/v1/messages/batches/{id}/results", methods: [.get], isAPI: true)
-
-    static let batchRoutes: [Route] = [batches, batch, batchCancel, batchResults]
 }
 
 /// The Message Batches endpoints. Each call is read, matched and recorded as a path Tapedeck does not model is
@@ -19,6 +17,7 @@ struct BatchRoutes: Sendable {
     let reader: RequestReader
     let pipeline: Pipeline
     let book = BatchBook()
+    let recorder = BatchRecorder()
 
     func add(to router: Router<TapedeckRequestContext>) {
         router.on(.batches, .post) { request, context in
@@ -56,10 +55,21 @@ struct BatchRoutes: Sendable {
     ) async throws -> Response {
         let incoming = try await reader.read(request, context: context, hasBody: true, unmodeled: true)
         let base = Self.base(request, context)
+        let operation = try operation(incoming)
         let source = BatchSource(
-            operation: try operation(incoming), book: book, pipeline: pipeline,
+            operation: operation, book: book, pipeline: pipeline,
             messages: SynthesisSource(.messages, models: pipeline.models), delay: pipeline.configuration.batchDelay, base: base)
-        return try await Self.pointingAtServer(pipeline.answer(incoming, fallback: source), base: base).response()
+        let answer = try await pipeline.answer(incoming, fallback: source)
+        if let record = pipeline.record {
+            switch operation {
+            case .create(let create): recorder.noteCreate(create, answer: answer, cassette: incoming.cassetteName)
+            case .results(let id):
+                let tape = try await pipeline.shelf.tape(named: incoming.cassette)
+                try await recorder.recordResults(of: id, answer: answer, request: incoming, tape: tape, record: record)
+            default: break
+            }
+        }
+        return Self.pointingAtServer(answer, base: base).response()
     }
 
     /// This server's address as the client reached it, with the `/cassettes/NAME` prefix it used.

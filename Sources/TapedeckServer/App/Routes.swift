@@ -32,8 +32,7 @@ struct Route: Sendable {
     static let inspectorMisses = admin("ui/misses", [.get])
 
     static let all: [Route] = [
-        messages, countTokens, models, model, unmodeled,
-    ] + batchRoutes + [
+        messages, countTokens, models, model, unmodeled, batches, batch, batchCancel, batchResults,
         health, reset, interactions, interaction, journal, misses, faults,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
     ]

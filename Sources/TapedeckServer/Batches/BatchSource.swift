@@ -47,7 +47,8 @@ struct BatchSource: AnswerSource {
         case .retrieve(let id):
             return json(try book.update(id, in: cassette) { $0.retrieve() }.json(resultsBase: base), for: request)
         case .cancel(let id):
-            return json(try book.update(id, in: cassette) { batch throws(APIError) in try batch.cancel() }.json(resultsBase: base), for: request)
+            return json(
+                try book.update(id, in: cassette) { batch throws(APIError) in try batch.cancel() }.json(resultsBase: base), for: request)
         case .delete(let id):
             try book.delete(id, in: cassette)
             return json(MessageBatch.deleted(id), for: request)
