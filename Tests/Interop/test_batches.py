@@ -249,3 +249,8 @@ def test_unknown_batches_and_results_before_the_end(http):
     assert lines.headers["content-type"] == "application/binary"
     assert lines.text.endswith("\n") and lines.text.count("\n") == 1
     assert http.put("/v1/messages/batches").status_code == 405
+    # The admin API shows the batches Tapedeck keeps in memory for a cassette.
+    listed = http.get("/_tapedeck/batches").json()
+    assert listed["cassette"] == "default"
+    mine = [b for b in listed["data"] if b["id"] == batch_id]
+    assert mine and mine[0]["custom_ids"] == ["req-0"] and mine[0]["processing_status"] == "ended"

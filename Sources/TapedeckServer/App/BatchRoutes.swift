@@ -8,6 +8,8 @@ extension Route {
     static let batch = Route(path: "/v1/messages/batches/{id}", methods: [.get, .delete], isAPI: true)
     static let batchCancel = Route(path: "/v1/messages/batches/{id}/cancel", methods: [.post], isAPI: true)
     static let batchResults = Route(path: "/v1/messages/batches/{id}/results", methods: [.get], isAPI: true)
+    /// The batches Tapedeck made and keeps in memory, per cassette.
+    static let adminBatches = Route(path: adminPrefix + "batches", methods: [.get], isAPI: false)
 }
 
 /// The Message Batches endpoints. Each call is read, matched and recorded as a path Tapedeck does not model is
@@ -16,7 +18,7 @@ extension Route {
 struct BatchRoutes: Sendable {
     let reader: RequestReader
     let pipeline: Pipeline
-    let book = BatchBook()
+    let book: BatchBook
     let recorder = BatchRecorder()
 
     func add(to router: Router<TapedeckRequestContext>) {

@@ -33,7 +33,7 @@ struct Route: Sendable {
 
     static let all: [Route] = [
         messages, countTokens, models, model, unmodeled, batches, batch, batchCancel, batchResults,
-        health, reset, interactions, interaction, journal, misses, faults,
+        health, reset, interactions, interaction, journal, misses, faults, adminBatches,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
     ]
 
@@ -68,6 +68,8 @@ extension RouterMethods {
 struct APIRoutes: Sendable {
     let reader: RequestReader
     let pipeline: Pipeline
+    /// The batches Tapedeck makes, shared with the admin API.
+    let batches = BatchBook()
 
     func add(to router: Router<TapedeckRequestContext>) {
         let models = pipeline.models
@@ -81,7 +83,7 @@ struct APIRoutes: Sendable {
             let id = (context.parameters.get("id") ?? "").removingPercentEncoding
             return try await answer(request, context, fallback: CatalogSource(lookup: .retrieve(id: id), models: models))
         }
-        BatchRoutes(reader: reader, pipeline: pipeline).add(to: router)
+        BatchRoutes(reader: reader, pipeline: pipeline, book: batches).add(to: router)
         let unmodeled = UnmodeledSource()
         for method in Route.unmodeled.methods {
             router.on(.unmodeled, method) { request, context in

@@ -1,0 +1,20 @@
+import Hummingbird
+import MessagesAPI
+
+extension AdminController {
+    /// `GET /_tapedeck/batches`: the batches Tapedeck made for a cassette and keeps in memory, most recent first,
+    /// with their requests' `custom_id`s (a batch the upstream made is a recorded interaction, listed with those).
+    func addBatchRoutes(to router: Router<TapedeckRequestContext>, book: BatchBook) {
+        let admin = router.group().add(middleware: AdminTokenMiddleware(token: pipeline.configuration.adminToken))
+        admin.on(.adminBatches, .get) { request, context in
+            let name = try Self.cassetteName(request) ?? Shelf.defaultName
+            let base = BatchRoutes.base(request, context)
+            let data = book.newestFirst(in: name).map { batch -> JSONValue in
+                guard case .object(var object) = batch.json(resultsBase: base) else { return .null }
+                object["custom_ids"] = .array(batch.customIDs.map(JSONValue.string))
+                return .object(object)
+            }
+            return Self.json(["cassette": .string(name), "data": .array(data)])
+        }
+    }
+}
