@@ -17,7 +17,7 @@ import anthropic
 import httpx
 import pytest
 
-from support import MODEL, REQUEST_TIMEOUT, dump, start_fake_upstream, start_tapedeck, tapedeck_binary, user
+from support import MODEL, REQUEST_TIMEOUT, dump, make_client, start_fake_upstream, start_tapedeck, tapedeck_binary, user
 
 FAKE_MODEL = "claude-sonnet-4-5-20250929"
 GOOD = {"model": MODEL, "max_tokens": 256, "messages": user("Name three rivers.")}
@@ -254,3 +254,16 @@ def test_unknown_batches_and_results_before_the_end(http):
     assert listed["cassette"] == "default"
     mine = [b for b in listed["data"] if b["id"] == batch_id]
     assert mine and mine[0]["custom_ids"] == ["req-0"] and mine[0]["processing_status"] == "ended"
+
+
+def test_a_per_test_cassette_base_url_keeps_its_batches_apart(tmp_path):
+    with start_tapedeck("--cassette", str(tmp_path / "d.sqlite")) as server:
+        with make_client(f"{server.base_url}/cassettes/one") as one, server.client() as default:
+            made = one.messages.batches.create(requests=requests_of(GOOD))
+            assert poll(one.messages.batches, made.id) == ["ended"]
+            ended = one.messages.batches.retrieve(made.id)
+            assert ended.results_url == f"{server.base_url}/cassettes/one/v1/messages/batches/{made.id}/results"
+            assert [r.result.type for r in one.messages.batches.results(made.id)] == ["succeeded"]
+            with pytest.raises(anthropic.NotFoundError):
+                default.messages.batches.retrieve(made.id)
+            assert default.messages.batches.list().data == []
