@@ -16,7 +16,7 @@ struct Route: Sendable {
     static let models = Route(path: "/v1/models", methods: [.get], isAPI: true)
     static let model = Route(path: "/v1/models/{id}", methods: [.get], isAPI: true)
     /// Every other path under `/v1/`, any method: forwarded and recorded as it is, replayed byte for byte, so
-    /// record mode never refuses what the upstream would answer (batches, files, whatever ships next).
+    /// record mode never refuses what the upstream would answer (files, whatever ships next).
     static let unmodeled = Route(path: "/v1/**", methods: allMethods, isAPI: true)
 
     static let health = admin("health", [.get])
