@@ -171,6 +171,13 @@ def test_record_then_replay_offline_gives_the_same_lifecycle(flavour, tmp_path):
     with start_fake_upstream() as fake:
         with start_tapedeck(*record_args(fake.base_url, cassette)) as server, server.client() as client:
             recorded = lifecycle(client, flavour, server.base_url)
+            # Recorded batch calls are interactions: the admin API and the inspector show each of them.
+            rows = httpx.get(f"{server.base_url}/_tapedeck/interactions", timeout=REQUEST_TIMEOUT).json()["data"]
+            paths = {(r["method"], r["path"].rsplit("/", 1)[-1] if "/batches/" in r["path"] else r["path"]) for r in rows}
+            assert {("POST", "/v1/messages/batches"), ("GET", "results"), ("POST", "cancel"), ("DELETE", recorded["ids"][0]),
+                    ("POST", "/v1/messages")} <= paths
+            for row in rows:
+                assert httpx.get(f"{server.base_url}/_tapedeck/ui/interactions/{row['id']}", timeout=REQUEST_TIMEOUT).status_code == 200
     # The fake upstream's own batch: its ids, its answers (not synthesis), one in_progress retrieve.
     assert recorded["polled"] == ["in_progress", "ended"]
     assert recorded["results"]["req-0"]["message"]["model"] == FAKE_MODEL
