@@ -67,7 +67,7 @@ struct BatchRoutes: Sendable {
             case .create(let create): recorder.noteCreate(create, answer: answer, cassette: incoming.cassetteName)
             case .results(let id):
                 let tape = try await pipeline.shelf.tape(named: incoming.cassette)
-                try await recorder.recordResults(of: id, answer: answer, request: incoming, tape: tape, record: record)
+                await recorder.recordResults(of: id, answer: answer, request: incoming, tape: tape, record: record)
             default: break
             }
         }
