@@ -261,6 +261,9 @@ def test_unknown_batches_and_results_before_the_end(http):
     assert listed["cassette"] == "default"
     mine = [b for b in listed["data"] if b["id"] == batch_id]
     assert mine and mine[0]["custom_ids"] == ["req-0"] and mine[0]["processing_status"] == "ended"
+    page = http.get("/_tapedeck/ui/batches")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert batch_id in page.text and "succeeded 1" in page.text
 
 
 def test_a_per_test_cassette_base_url_keeps_its_batches_apart(tmp_path):

@@ -2,7 +2,7 @@ import Hummingbird
 import MessagesAPI
 
 extension AdminController {
-    /// `GET /_tapedeck/batches`: the batches Tapedeck made for a cassette and keeps in memory, most recent first,
+    /// `GET /_tapedeck/batches` (and the inspector's `/_tapedeck/ui/batches`): the batches Tapedeck made for a cassette and keeps in memory, most recent first,
     /// with their requests' `custom_id`s (a batch the upstream made is a recorded interaction, listed with those).
     func addBatchRoutes(to router: Router<TapedeckRequestContext>, book: BatchBook) {
         let admin = router.group().add(middleware: AdminTokenMiddleware(token: pipeline.configuration.adminToken))
@@ -15,6 +15,13 @@ extension AdminController {
                 return .object(object)
             }
             return Self.json(["cassette": .string(name), "data": .array(data)])
+        }
+        admin.on(.inspectorBatches, .get) { request, _ in
+            let context = Self.inspectorContext(request)
+            let batches = book.newestFirst(in: try Self.cassetteName(request) ?? Shelf.defaultName)
+            return Self.html(
+                try inspector.render(
+                    Inspector.page(title: "Batches", context: context, active: "Batches", content: Inspector.batches(batches))))
         }
     }
 }

@@ -10,6 +10,7 @@ extension Route {
     static let batchResults = Route(path: "/v1/messages/batches/{id}/results", methods: [.get], isAPI: true)
     /// The batches Tapedeck made and keeps in memory, per cassette.
     static let adminBatches = Route(path: adminPrefix + "batches", methods: [.get], isAPI: false)
+    static let inspectorBatches = Route(path: adminPrefix + "ui/batches", methods: [.get], isAPI: false)
 }
 
 /// The Message Batches endpoints. Each call is read, matched and recorded as a path Tapedeck does not model is

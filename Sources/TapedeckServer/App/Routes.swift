@@ -34,7 +34,7 @@ struct Route: Sendable {
     static let all: [Route] = [
         messages, countTokens, models, model, unmodeled, batches, batch, batchCancel, batchResults,
         health, reset, interactions, interaction, journal, misses, faults, adminBatches,
-        inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
+        inspector, inspectorInteraction, inspectorJournal, inspectorMisses, inspectorBatches,
     ]
 
     /// The methods a route can be asked for; each one a known path does not accept gets a 405.
