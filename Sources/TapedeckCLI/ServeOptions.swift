@@ -138,6 +138,11 @@ public struct ServeOptions: ParsableArguments, Sendable {
     )
     public var rateLimit: String?
 
+    @Option(
+        name: .customLong("batch-delay"),
+        help: "Retrieves a Message Batch Tapedeck makes answers in_progress before it ends (default: 0).")
+    public var batchDelay: Int?
+
     public init() {}
 
     /// Why options could not be resolved, phrased as what to do.
@@ -237,6 +242,9 @@ public struct ServeOptions: ParsableArguments, Sendable {
             try integer(
                 upstreamReadTimeout, "TAPEDECK_UPSTREAM_READ_TIMEOUT", "--upstream-read-timeout", atLeast: 1, atMost: day, unit: " second")
             ?? configuration.upstreamReadTimeout
+        configuration.batchDelay =
+            try integer(batchDelay, "TAPEDECK_BATCH_DELAY", "--batch-delay", atLeast: 0, atMost: Limits.longestWaitSeconds)
+            ?? configuration.batchDelay
         configuration.cassetteDirectory = value(cassetteDirectory, "TAPEDECK_CASSETTE_DIR")
         if let spec = value(fault, "TAPEDECK_FAULT") {
             let faults: Faults

@@ -13,7 +13,7 @@ import Synchronization
 /// `scenario:NAME`. Scenarios: `text` (default), `thinking`, `tool`, `stop`, `midstream_error`, `disconnect`,
 /// `slow_first_byte`, `paced`, `gated`, `rate_limit`, `overloaded`, `non_json_error`. A `fake-model` header
 /// names the model of a JSON Messages answer. Other paths under `/v1/` (any method) stand for what Tapedeck does
-/// not model: `…/binary` answers bytes that are not UTF-8, `…/events` a stream that is not the Messages API's
+/// not model (but `/v1/messages/batches`, which it speaks, see `FakeBatches`): `…/binary` answers bytes that are not UTF-8, `…/events` a stream that is not the Messages API's
 /// (held after its first event by `fake-scenario: gated`), anything else a JSON echo with a call counter.
 public final class FakeUpstream: Sendable {
     /// What the fake received, for assertions (headers lower-cased).
@@ -29,6 +29,7 @@ public final class FakeUpstream: Sendable {
     private let counter = Mutex(0)
     /// Holds `gated` streams after their first event until opened.
     public let gate = Gate()
+    let batches = FakeBatches()
 
     public init() {}
 
@@ -80,6 +81,26 @@ public final class FakeUpstream: Sendable {
             }
             if request.uri.path.hasSuffix("/" + Self.unknownModelID) { return jsonResponse(Self.unknownModel) }
             return jsonResponse(model)
+        }
+        if request.uri.path.hasPrefix("/v1/messages/batches") {
+            let (status, json, bytes) = batches.respond(to: request, body: body) { params in
+                var message = MessageAssembler.assemble(SSEParser.parse(Array(ExampleStreams.text.utf8))).assembled ?? .null
+                if case .object(var object) = message {
+                    object["id"] = .string(
+                        Identifier.make(prefix: Identifier.message, seed: JSONWriter.canonicalBytes(params), label: "fake"))
+                    message = .object(object)
+                }
+                return message
+            }
+            if let bytes {
+                var fields = HTTPFields()
+                fields[.contentType] = "application/binary"
+                fields[HTTPField.Name("request-id")!] = "req_fake_batch_results"  // lint: allow a valid literal header name
+                return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+            let response = jsonResponse(
+                json ?? .null, requestID: Identifier.make(prefix: Identifier.request, seed: body, label: "fake-batch"))
+            return Response(status: .init(code: status), headers: response.headers, body: response.body)
         }
         if request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/messages" {
             return unmodeledResponse(to: request, body: body, headers: headers)

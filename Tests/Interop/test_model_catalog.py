@@ -105,7 +105,7 @@ def test_unmodeled_paths_record_and_replay_with_raw_httpx(tmp_path: Path) -> Non
     headers = {"x-api-key": "sk-ant-interop-secret", "anthropic-version": "2023-06-01"}
     upload = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\n\xff\x00\xfe\r\n--B--\r\n"
     calls = [
-        ("POST", "/v1/messages/batches", {"json": {"requests": [{"custom_id": "a", "params": {}}]}}),
+        ("POST", "/v1/skills", {"json": {"display_title": "a", "files": []}}),
         ("GET", "/v1/files?limit=3", {}),
         ("POST", "/v1/files", {"content": upload, "headers": {"content-type": "multipart/form-data; boundary=B"}}),
         ("GET", "/v1/files/file_1/binary", {}),
@@ -135,7 +135,7 @@ def test_unmodeled_paths_record_and_replay_with_raw_httpx(tmp_path: Path) -> Non
     with start_tapedeck("--mode", "replay", "--cassette", str(cassette), "--on-miss", "error") as server:
         replayed = run(server.base_url)
         with httpx.Client(base_url=server.base_url, headers=headers, timeout=REQUEST_TIMEOUT) as http:
-            miss = http.post("/v1/messages/batches", json={"requests": []})
+            miss = http.post("/v1/skills", json={"display_title": "b"})
     assert replayed == recorded
     assert miss.status_code == 404
     assert miss.json()["error"]["type"] == "not_found_error"

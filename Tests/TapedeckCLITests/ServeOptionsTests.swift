@@ -23,6 +23,13 @@ struct ServeOptionsTests {
         #expect(c.maxBodyBytes == 32 * 1024 * 1024)
     }
 
+    @Test func batchDelayComesFromTheFlagOrTheEnvironment() throws {
+        #expect(try resolve([]).batchDelay == 0)
+        #expect(try resolve(["--batch-delay", "3"], ["TAPEDECK_BATCH_DELAY": "5"]).batchDelay == 3)
+        #expect(try resolve([], ["TAPEDECK_BATCH_DELAY": "5"]).batchDelay == 5)
+        #expect(throws: (any Error).self) { try resolve(["--batch-delay", "-1"]) }
+    }
+
     @Test func onMissDefaultsToErrorInCI() throws {
         #expect(try resolve([], ["CI": "true"]).onMiss == .error)
         #expect(try resolve(["--on-miss", "synthesize"], ["CI": "true"]).onMiss == .synthesize)

@@ -106,7 +106,7 @@ struct PolicyTests {
                 var request =
                     switch row.fallback {
                     case .catalog: try AnswerSourceTests.request("", path: "/v1/models", method: "GET")
-                    case .unmodeled: try AnswerSourceTests.unmodeledRequest(path: "/v1/messages/batches", body: "{}")
+                    case .unmodeled: try AnswerSourceTests.unmodeledRequest(path: "/v1/skills", body: "{}")
                     default: try AnswerSourceTests.request(AnswerSourceTests.hello)
                     }
                 if row.recorded { try await tape.record(AnswerSourceTests.recorded(for: request, text: "recorded")) }

@@ -28,9 +28,9 @@ struct UnmodeledPathTests {
 
     static let calls: [Call] = [
         Call(
-            method: .POST, path: "/v1/messages/batches", body: Array(#"{"requests":[{"custom_id":"a","params":{}}]}"#.utf8),
+            method: .POST, path: "/v1/skills", body: Array(#"{"display_title":"a","files":[]}"#.utf8),
             contentType: "application/json"),
-        Call(method: .GET, path: "/v1/messages/batches/msgbatch_1/results"),
+        Call(method: .GET, path: "/v1/skills/skill_1/versions"),
         Call(method: .GET, path: "/v1/files?limit=2&after_id=file_9"),
         Call(method: .POST, path: "/v1/files", body: multipart, contentType: "multipart/form-data; boundary=XyZ"),
         Call(method: .DELETE, path: "/v1/files/file_1"),
@@ -132,12 +132,12 @@ struct UnmodeledPathTests {
         let cassette = temporaryCassette()
         defer { removeTemporaryCassette(cassette) }
         try await withTapedeck(testConfiguration { $0.cassettePath = cassette }) { base in
-            let reply = try await Self.perform(base, Call(method: .POST, path: "/v1/messages/batches", body: Array("{}".utf8)))
+            let reply = try await Self.perform(base, Call(method: .POST, path: "/v1/skills", body: Array("{}".utf8)))
             #expect(reply.status == 404)
             #expect(reply.json?["type"] == "error")
             #expect(reply.json?["error"]?["type"] == "not_found_error")
             let misses = try await send(base, "/_tapedeck/misses", method: .GET)
-            #expect(misses.json?["data"]?.arrayValue?.first?["path"] == "/v1/messages/batches")
+            #expect(misses.json?["data"]?.arrayValue?.first?["path"] == "/v1/skills")
             // Outside /v1/ is still no API path at all.
             #expect(try await send(base, "/v2/anything", method: .GET).status == 404)
             // A path Tapedeck models keeps its own rules: a GET of /v1/messages is still the API's 405.

@@ -84,8 +84,11 @@ func buildRouter(reader: RequestReader, pipeline: Pipeline, inspector: Inspector
     let router = Router(context: TapedeckRequestContext.self)
     router.add(middleware: RequestLogMiddleware(journal: pipeline.journal))
     router.add(middleware: ErrorEnvelopeMiddleware())
-    APIRoutes(reader: reader, pipeline: pipeline).add(to: router)
-    AdminController(pipeline: pipeline, inspector: inspector).addRoutes(to: router)
+    let api = APIRoutes(reader: reader, pipeline: pipeline)
+    api.add(to: router)
+    let admin = AdminController(pipeline: pipeline, inspector: inspector)
+    admin.addRoutes(to: router)
+    admin.addBatchRoutes(to: router, book: api.batches)
     router.refuseOtherMethods()
     return router
 }

@@ -16,7 +16,7 @@ struct Route: Sendable {
     static let models = Route(path: "/v1/models", methods: [.get], isAPI: true)
     static let model = Route(path: "/v1/models/{id}", methods: [.get], isAPI: true)
     /// Every other path under `/v1/`, any method: forwarded and recorded as it is, replayed byte for byte, so
-    /// record mode never refuses what the upstream would answer (batches, files, whatever ships next).
+    /// record mode never refuses what the upstream would answer (files, whatever ships next).
     static let unmodeled = Route(path: "/v1/**", methods: allMethods, isAPI: true)
 
     static let health = admin("health", [.get])
@@ -33,9 +33,9 @@ struct Route: Sendable {
     static let inspectorMisses = admin("ui/misses", [.get])
 
     static let all: [Route] = [
-        messages, countTokens, models, model, unmodeled,
-        health, reset, interactions, interaction, journal, misses, faults, clock,
-        inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
+        messages, countTokens, models, model, unmodeled, batches, batch, batchCancel, batchResults,
+        health, reset, interactions, interaction, journal, misses, faults, clock, adminBatches,
+        inspector, inspectorInteraction, inspectorJournal, inspectorMisses, inspectorBatches,
     ]
 
     /// The methods a route can be asked for; each one a known path does not accept gets a 405.
@@ -69,6 +69,8 @@ extension RouterMethods {
 struct APIRoutes: Sendable {
     let reader: RequestReader
     let pipeline: Pipeline
+    /// The batches Tapedeck makes, shared with the admin API.
+    let batches = BatchBook()
 
     func add(to router: Router<TapedeckRequestContext>) {
         let models = pipeline.models
@@ -82,6 +84,7 @@ struct APIRoutes: Sendable {
             let id = (context.parameters.get("id") ?? "").removingPercentEncoding
             return try await answer(request, context, fallback: CatalogSource(lookup: .retrieve(id: id), models: models))
         }
+        BatchRoutes(reader: reader, pipeline: pipeline, book: batches).add(to: router)
         let unmodeled = UnmodeledSource()
         for method in Route.unmodeled.methods {
             router.on(.unmodeled, method) { request, context in

@@ -82,6 +82,8 @@ public struct TapedeckConfiguration: Sendable {
     public var clock: TestClock.Mode = .wall
     /// The rate-limit budget answers report and, when enforced, apply (`--rate-limit`); `nil`: no headers at all.
     public var rateLimit: RateLimitBudget? = .generous
+    /// Retrieves a batch Tapedeck makes answers `in_progress` before it ends (`--batch-delay`).
+    public var batchDelay = 0
 
     public init() {}
 
