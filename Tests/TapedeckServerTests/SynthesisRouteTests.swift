@@ -82,6 +82,25 @@ struct SynthesisRouteTests {
         }
     }
 
+    /// Answers that depend on the prompt cache are made each time, even when the body spells `cache_control`
+    /// with an escape (the memo's byte search alone would miss it): the second request reads what the first wrote.
+    @Test func aCachedPromptIsReadOnTheSecondRequestHoweverItsKeyIsSpelled() async throws {
+        let system = Array(repeating: "Tapedeck keeps every answer it recorded and replays it offline.", count: 400)
+            .joined(separator: " ")
+        let request = #"{"model":"claude-sonnet-4-5","max_tokens":32,"system":[{"type":"text","text":"\#(system)","cache\u005fcontrol":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}"#
+        try await withApp { client in
+            var usages: [JSONValue] = []
+            for _ in 0..<2 {
+                let response = try await client.execute(uri: "/v1/messages", method: .post, headers: jsonHeaders, body: body(request))
+                #expect(response.status == .ok)
+                usages.append(try #require(response.body.json?["usage"]))
+            }
+            #expect((usages[0]["cache_creation_input_tokens"]?.intValue ?? 0) > 0, "\(usages[0])")
+            #expect(usages[0]["cache_read_input_tokens"] == 0)
+            #expect(usages[1]["cache_read_input_tokens"] == usages[0]["cache_creation_input_tokens"], "\(usages[1])")
+        }
+    }
+
     @Test func streamAndJSONCarryTheSameMessage() async throws {
         try await withApp { client in
             let request =

@@ -63,7 +63,7 @@ struct SynthesisSource: AnswerSource {
         // made each time; the byte search keeps that check off the parsed body.
         let keeps =
             request.rawBody.count <= Limits.largestParsedBody && request.faults?.stop == nil
-            && !Self.mentionsCacheControl(request.rawBody)
+            && !Self.mentionsCacheControl(request.rawBody, parsed: request.body)
         let made: Made
         if keeps, let hit = self.made.value(for: key) {
             made = hit
@@ -79,18 +79,33 @@ struct SynthesisSource: AnswerSource {
 
     static let cacheControlKey = Array("\"cache_control\"".utf8)
 
-    /// Whether the body's bytes hold the key `"cache_control"` (an escaped spelling of it is caught by the
-    /// parsed check in `PromptCachePlan`, on the path that makes the answer each time only when this says so).
-    static func mentionsCacheControl(_ bytes: [UInt8]) -> Bool {
-        let needle = cacheControlKey
-        guard bytes.count >= needle.count else { return false }
+    /// Whether the body names `cache_control` anywhere: the key as bytes, or, in a body with `\u` escapes (one
+    /// could spell the key), among the parsed keys.
+    static func mentionsCacheControl(_ bytes: [UInt8], parsed: JSONValue?) -> Bool {
+        if contains(cacheControlKey, in: bytes) { return true }
+        guard contains(unicodeEscape, in: bytes), let parsed else { return false }
+        return hasKey("cache_control", in: parsed)
+    }
+
+    static let unicodeEscape = Array("\\u".utf8)
+
+    static func contains(_ needle: [UInt8], in bytes: [UInt8]) -> Bool {
+        guard let first = needle.first, bytes.count >= needle.count else { return false }
         return bytes.withUnsafeBufferPointer { buffer in
             var i = 0
             while i <= buffer.count - needle.count {
-                if buffer[i] == 0x22, buffer[i..<(i + needle.count)].elementsEqual(needle) { return true }
+                if buffer[i] == first, buffer[i..<(i + needle.count)].elementsEqual(needle) { return true }
                 i += 1
             }
             return false
+        }
+    }
+
+    static func hasKey(_ key: String, in value: JSONValue) -> Bool {
+        switch value {
+        case .object(let object): object.entries.contains { $0.key == key || hasKey(key, in: $0.value) }
+        case .array(let items): items.contains { hasKey(key, in: $0) }
+        default: false
         }
     }
 
