@@ -12,7 +12,7 @@ import Synchronization
 /// The scenario comes from the `fake-scenario` header, or from a last user message that starts with
 /// `scenario:NAME`. Scenarios: `text` (default), `thinking`, `tool`, `stop`, `midstream_error`, `disconnect`,
 /// `slow_first_byte`, `paced`, `gated`, `rate_limit`, `overloaded`, `non_json_error`. A `fake-model` header
-/// names the model of a JSON Messages answer. Other paths under `/v1/` (any method) stand for what Tapedeck does
+/// names the model of a JSON Messages answer. `/v1/files…` is a small Files API (`FakeFiles`). Other paths under `/v1/` (any method) stand for what Tapedeck does
 /// not model: `…/binary` answers bytes that are not UTF-8, `…/events` a stream that is not the Messages API's
 /// (held after its first event by `fake-scenario: gated`), anything else a JSON echo with a call counter.
 public final class FakeUpstream: Sendable {
@@ -29,6 +29,8 @@ public final class FakeUpstream: Sendable {
     private let counter = Mutex(0)
     /// Holds `gated` streams after their first event until opened.
     public let gate = Gate()
+    /// The Files API it speaks (`/v1/files…`).
+    let files = FakeFiles()
 
     public init() {}
 
@@ -81,6 +83,7 @@ public final class FakeUpstream: Sendable {
             if request.uri.path.hasSuffix("/" + Self.unknownModelID) { return jsonResponse(Self.unknownModel) }
             return jsonResponse(model)
         }
+        if let answer = files.respond(to: request, body: body) { return answer }
         if request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/messages" {
             return unmodeledResponse(to: request, body: body, headers: headers)
         }

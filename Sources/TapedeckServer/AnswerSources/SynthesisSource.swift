@@ -35,6 +35,7 @@ struct SynthesisSource: AnswerSource {
         let parsed = try validator.validateShape(
             request.body?.objectValue ?? JSONObject(), endpoint: endpoint, dialect: request.dialect)
         let model = try validator.validateModel(parsed)
+        try await FileReferences.check(request.body, tape: tape)
         if model.isInferred { request.trace.warn(ModelInfo.inferenceWarning(for: model)) }
         let headers = HeaderPolicy.made(for: request)
         switch endpoint {

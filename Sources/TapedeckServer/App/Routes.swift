@@ -15,6 +15,11 @@ struct Route: Sendable {
     static let countTokens = Route(path: "/v1/messages/count_tokens", methods: [.post], isAPI: true)
     static let models = Route(path: "/v1/models", methods: [.get], isAPI: true)
     static let model = Route(path: "/v1/models/{id}", methods: [.get], isAPI: true)
+    /// Anthropic's OpenAI SDK compatibility layer.
+    static let chatCompletions = Route(path: "/v1/chat/completions", methods: [.post], isAPI: true)
+    static let files = Route(path: "/v1/files", methods: [.get, .post], isAPI: true)
+    static let file = Route(path: "/v1/files/{id}", methods: [.get, .delete], isAPI: true)
+    static let fileContent = Route(path: "/v1/files/{id}/content", methods: [.get], isAPI: true)
     /// Every other path under `/v1/`, any method: forwarded and recorded as it is, replayed byte for byte, so
     /// record mode never refuses what the upstream would answer (batches, files, whatever ships next).
     static let unmodeled = Route(path: "/v1/**", methods: allMethods, isAPI: true)
@@ -32,7 +37,7 @@ struct Route: Sendable {
     static let inspectorMisses = admin("ui/misses", [.get])
 
     static let all: [Route] = [
-        messages, countTokens, models, model, unmodeled,
+        messages, countTokens, models, model, chatCompletions, files, file, fileContent, unmodeled,
         health, reset, interactions, interaction, journal, misses, faults,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
     ]
@@ -80,6 +85,14 @@ struct APIRoutes: Sendable {
         router.on(.model, .get) { request, context in
             let id = (context.parameters.get("id") ?? "").removingPercentEncoding
             return try await answer(request, context, fallback: CatalogSource(lookup: .retrieve(id: id), models: models))
+        }
+        addFileRoutes(to: router)
+        // Read as a path Tapedeck does not model (matched on its exact body), so that what record and auto mode
+        // forwarded and recorded generically is what replay finds first; only then is it translated.
+        let chat = ChatCompletionsSource(pipeline: pipeline, models: models)
+        router.on(.chatCompletions, .post) { request, context in
+            let incoming = try await reader.read(request, context: context, hasBody: true, unmodeled: true)
+            return try await pipeline.answer(incoming, fallback: chat).response()
         }
         let unmodeled = UnmodeledSource()
         for method in Route.unmodeled.methods {
