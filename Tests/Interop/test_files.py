@@ -99,7 +99,7 @@ def test_downloadable_uploads_stream_back_byte_for_byte() -> None:
         assert uploaded.downloadable is True
         content = files.download(uploaded.id)
         assert content.read() == big
-        assert content.response.headers["content-type"] == "application/octet-stream"
+        assert content.headers["content-type"] == "application/octet-stream"
 
 
 def scenario(client: anthropic.Anthropic) -> list:
