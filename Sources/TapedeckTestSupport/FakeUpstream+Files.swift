@@ -26,7 +26,7 @@ final class FakeFiles: Sendable {
             let live = files.withLock { $0.reversed().map(\.file.metadata) }
             return Self.json([
                 "data": .array(live), "has_more": false, "first_id": live.first?["id"] ?? .null,
-                "last_id": live.last?["id"] ?? .null,
+                "last_id": live.last?["id"] ?? .null, "next_page": .null,
             ])
         default:
             break
