@@ -21,7 +21,7 @@ struct Route: Sendable {
     static let file = Route(path: "/v1/files/{id}", methods: [.get, .delete], isAPI: true)
     static let fileContent = Route(path: "/v1/files/{id}/content", methods: [.get], isAPI: true)
     /// Every other path under `/v1/`, any method: forwarded and recorded as it is, replayed byte for byte, so
-    /// record mode never refuses what the upstream would answer (batches, files, whatever ships next).
+    /// record mode never refuses what the upstream would answer (batches, skills, whatever ships next).
     static let unmodeled = Route(path: "/v1/**", methods: allMethods, isAPI: true)
 
     static let health = admin("health", [.get])
