@@ -70,6 +70,10 @@ def test_the_files_lifecycle_in_synthesis(tmp_path: Path) -> None:
         assert [f.id for f in paged.data] == [third.id, second.id]
         assert [f.id for f in paged] == listed, "the SDK's auto-pagination walks every page"
 
+        if SDK_MAJOR >= 2:
+            chosen = files.list(ids=[first.id, "file_01NotThereNotThereNotThe"])
+            assert [f.id for f in chosen.data] == [first.id] and chosen.next_page is None
+
         with pytest.raises(anthropic.BadRequestError) as info:
             files.download(first.id)
         assert info.value.body["error"]["details"]["error_code"] == "file_not_downloadable"

@@ -100,6 +100,11 @@ struct FileUploadTests {
         #expect(FileUploadReader.boundary(of: "multipart/form-data") == nil)
     }
 
+    @Test func repeatedQueryValues() {
+        #expect(FileSource.repeated("ids", in: "ids%5B%5D=a&limit=2&ids[]=b%2Bc&ids=d") == ["a", "b+c", "d"])
+        #expect(FileSource.repeated("ids", in: nil) == [])
+    }
+
     @Test func pageCursorsRoundTrip() {
         #expect(FileSource.decodePage(FileSource.encodePage("file_01abc")) == "file_01abc")
         #expect(FileSource.decodePage("nope") == nil)

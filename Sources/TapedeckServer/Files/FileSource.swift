@@ -116,6 +116,18 @@ struct FileSource: AnswerSource {
             limit = n
         }
         var files = tape.isPresent ? try await tape.store().files() : []
+        // `ids` (the 2.x SDK writes `ids[]=a&ids[]=b`): just those, on one page; unknown and deleted ones left out.
+        let ids = Self.repeated("ids", in: request.query)
+        if !ids.isEmpty {
+            guard Set(ids).count <= 100 else { throw APIError.invalidRequest("ids: at most 100 ids may be given") }
+            let wanted = Set(ids)
+            let page = files.filter { wanted.contains($0.id) }
+            return Self.json(
+                [
+                    "data": .array(page.map(\.metadata)), "has_more": false, "first_id": page.first.map { .string($0.id) } ?? .null,
+                    "last_id": page.last.map { .string($0.id) } ?? .null, "next_page": .null,
+                ], for: request)
+        }
         var after = query["after_id"]
         if let page = query["page"] {
             guard let decoded = Self.decodePage(page) else { throw APIError.invalidRequest("page: invalid page cursor '\(page)'") }
@@ -179,6 +191,16 @@ struct FileSource: AnswerSource {
             throw APIError.notFound("File not found: \(id)")
         }
         return file
+    }
+
+    /// Every value of `name` (also written `name[]`) in a query string, percent-decoded.
+    static func repeated(_ name: String, in query: String?) -> [String] {
+        (query ?? "").split(separator: "&").compactMap { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0]).removingPercentEncoding
+            guard key == name || key == name + "[]", parts.count > 1 else { return nil }
+            return String(parts[1]).replacing("+", with: " ").removingPercentEncoding
+        }
     }
 
     static func encodePage(_ id: String) -> String { "page_" + id.utf8.map { String(format: "%02x", $0) }.joined() }
