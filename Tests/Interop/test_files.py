@@ -128,9 +128,11 @@ def test_record_through_the_fake_upstream_then_replay_offline_identically(tmp_pa
     cassette = tmp_path / "files.sqlite"
     with start_fake_upstream() as fake:
         with start_tapedeck(
-            "--mode", "record", "--upstream", fake.base_url, "--cassette", str(cassette), "--allow-upstream-in-ci"
+            "--mode", "record", "--upstream", fake.base_url, "--cassette", str(cassette), "--allow-upstream-in-ci",
+            env={"TMPDIR": str(tmp_path)},
         ) as server, server.client() as client:
             recorded = scenario(client)
+    assert list(tmp_path.glob("tapedeck-upload-*")) == [], "the spooled body forwarded upstream is removed too"
     # The upstream's ids, not Tapedeck's: the fake derives its own.
     assert recorded[0]["id"].startswith("file_") and recorded[5] == 400
     assert file_rows(cassette)[0] == 2, "both uploads kept, the deleted one marked"
@@ -150,6 +152,10 @@ def test_over_limit_and_truncated_uploads_leave_the_cassette_untouched(tmp_path:
             files.upload(file=("big.txt", b"x" * 1001, "text/plain"))
         assert info.value.status_code == 413
         assert info.value.body["error"]["type"] == "request_too_large"
+        # Far over the limit: refused while the body is still arriving, with the same clean 413.
+        with pytest.raises(anthropic.APIStatusError) as far:
+            files.upload(file=("huge.bin", b"x" * (8 << 20), "application/octet-stream"))
+        assert far.value.status_code == 413
 
         body = (
             b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.txt\"\r\n"
