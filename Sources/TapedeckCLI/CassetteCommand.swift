@@ -58,7 +58,14 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Argument(help: "The cassette.") var path: String
 
         func run() async throws {
-            print(CassettePresentation.stats(try await open(path).all(), fileSize: fileSize(path)), terminator: "")
+            let store = try open(path)
+            var text = CassettePresentation.stats(try await store.all(), fileSize: fileSize(path))
+            let files = try await store.files(includingDeleted: true)
+            if !files.isEmpty {
+                let contents = Set(files.map(\.sha256)).count
+                text += "files: \(files.count) (\(files.filter(\.isDeleted).count) deleted), \(contents) distinct contents\n"
+            }
+            print(text, terminator: "")
         }
     }
 

@@ -182,6 +182,8 @@ def test_export_and_import_keep_files_losslessly(tmp_path: Path) -> None:
         listed = [dump(f) for f in files.list()]
         source = server.cassette
         exported = subprocess.run([binary, "cassette", "export", str(source)], capture_output=True, timeout=60, check=True)
+        stats = subprocess.run([binary, "cassette", "stats", str(source)], capture_output=True, timeout=60, check=True)
+    assert "files: 1 (0 deleted), 1 distinct contents" in stats.stdout.decode()
     lines = exported.stdout.decode().splitlines()
     assert any(line.startswith('{"kind":"file"') and '"content_base64"' in line for line in lines)
     export_file = tmp_path / "export.jsonl"
