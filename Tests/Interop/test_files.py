@@ -92,6 +92,8 @@ def test_the_files_lifecycle_in_synthesis(tmp_path: Path) -> None:
         assert [f.id for f in files.list()] == [third.id, first.id]
         with pytest.raises(anthropic.NotFoundError):
             ask_about(client, second.id)
+        kept = httpx.get(server.base_url + "/_tapedeck/files", timeout=REQUEST_TIMEOUT).json()
+        assert [(f["metadata"]["id"], f["deleted"]) for f in kept["data"]] == [(third.id, False), (second.id, True), (first.id, False)]
     assert list(tmp_path.glob("tapedeck-upload-*")) == [], "no temporary upload file is left behind"
 
 

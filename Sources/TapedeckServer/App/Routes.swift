@@ -31,6 +31,7 @@ struct Route: Sendable {
     static let journal = admin("journal", [.get])
     static let misses = admin("misses", [.get])
     static let faults = admin("faults", [.get, .post, .delete])
+    static let adminFiles = admin("files", [.get])
     static let inspector = admin("ui", [.get])
     static let inspectorInteraction = admin("ui/interactions/{id}", [.get])
     static let inspectorJournal = admin("ui/journal", [.get])
@@ -38,7 +39,7 @@ struct Route: Sendable {
 
     static let all: [Route] = [
         messages, countTokens, models, model, chatCompletions, files, file, fileContent, unmodeled,
-        health, reset, interactions, interaction, journal, misses, faults,
+        health, reset, interactions, interaction, journal, misses, faults, adminFiles,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses,
     ]
 
