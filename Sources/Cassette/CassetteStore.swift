@@ -7,9 +7,11 @@ import MessagesAPI
 /// All database work goes through GRDB's async API, so it runs on GRDB's own queues, never on an event loop.
 public final class CassetteStore: Sendable {
     /// Highest schema version this build understands.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     public let path: String
+    /// Whether this store was opened for looking only (an upload then needs a writable one: `Tape.writableStore()`).
+    public let isReadOnly: Bool
     /// A pool for writing and for files others may be writing; a queue over an immutable file for reading a
     /// cassette that nobody is writing, so looking never creates `-wal` or `-shm` files beside it.
     let pool: any DatabaseWriter
@@ -52,6 +54,7 @@ public final class CassetteStore: Sendable {
             switch try Self.schemaState(pool, path: path) {
             case .current:
                 self.pool = pool
+                self.isReadOnly = true
                 commits = GroupCommit(writer: pool)
                 return
             case .missing where !create:
@@ -62,6 +65,7 @@ public final class CassetteStore: Sendable {
         }
         try Self.prepareForWriting(path: path)
         pool = try Self.openPool(path: path, readOnly: false)
+        isReadOnly = false
         commits = GroupCommit(writer: pool)
     }
 
@@ -167,6 +171,7 @@ public final class CassetteStore: Sendable {
             UPDATE cassette_meta SET value = '2' WHERE key = 'schema_version';
             """
         ),
+        ("v3: files", CassetteStore.filesSchema),
     ]
 
     /// Where a file's schema stands against `migrations`; throws when it is not a cassette this build can use.

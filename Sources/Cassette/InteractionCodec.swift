@@ -145,7 +145,8 @@ public enum InteractionCodec {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             number += 1
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.hasPrefix("//") { continue }
+            // Stored files have lines of their own (`FileCodec`).
+            if trimmed.isEmpty || trimmed.hasPrefix("//") || trimmed.hasPrefix(FileCodec.linePrefix) { continue }
             let interaction: Interaction
             do {
                 interaction = try decode(String(line), line: number, matcher: matcher)

@@ -58,6 +58,18 @@ public final class Tape: Sendable {
         }
     }
 
+    /// The store opened for writing: a cassette replay opened read-only is reopened writable (its reader is
+    /// dropped), since an upload (`POST /v1/files`) is kept in the cassette in every mode.
+    public func writableStore() async throws -> CassetteStore {
+        if let store = state.withLock({ $0.store }), !store.isReadOnly { return store }
+        let store = try await CassetteStore.open(path: path, create: true)
+        return state.withLock { state in
+            if let existing = state.store, !existing.isReadOnly { return existing }
+            state.store = store
+            return store
+        }
+    }
+
     /// Whether the cassette file exists (or has been opened): reading an absent one must not create it.
     public var isPresent: Bool { state.withLock { $0.store != nil } }
 

@@ -62,6 +62,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// Extra response headers (`retry-after`, `x-should-retry`, …).
     public var headers: [(String, String)]
+    /// `error.details`, when the API names a cause machine-readably (`{"error_code": "file_not_downloadable"}`).
+    public var details: JSONValue?
 
     public init(status: Int, type: Code, message: String, headers: [(String, String)] = []) {
         self.status = status
@@ -87,11 +89,9 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The body sent to the client.
     public func body(requestID: String) -> JSONValue {
-        [
-            "type": "error",
-            "error": ["type": .string(type.rawValue), "message": .string(message)],
-            "request_id": .string(requestID),
-        ]
+        var error: JSONObject = ["type": .string(type.rawValue), "message": .string(message)]
+        if let details { error["details"] = details }
+        return ["type": "error", "error": .object(error), "request_id": .string(requestID)]
     }
 
     /// The `event: error` a stream ends with when this error happens mid-answer.

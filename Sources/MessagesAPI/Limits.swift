@@ -7,6 +7,9 @@ public enum Limits {
 
     /// Largest request body by default (`--max-body`): the API's own limit for a Messages request.
     public static let defaultRequestBodyBytes = 32 * 1024 * 1024
+    /// Largest file by default (`--max-file-bytes`): the Files API's 500 MB per file, read as MiB so that
+    /// nothing the API accepts is refused.
+    public static let defaultFileBytes = 500 * 1024 * 1024
     /// Largest body of an admin call (`POST /_tapedeck/faults`): a fault plan is a few hundred bytes.
     public static let adminBodyBytes = 64 * 1024
     /// Deepest JSON nesting read: deeper input is refused (400) before recursion can exhaust the stack.

@@ -58,7 +58,14 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Argument(help: "The cassette.") var path: String
 
         func run() async throws {
-            print(CassettePresentation.stats(try await open(path).all(), fileSize: fileSize(path)), terminator: "")
+            let store = try open(path)
+            var text = CassettePresentation.stats(try await store.all(), fileSize: fileSize(path))
+            let files = try await store.files(includingDeleted: true)
+            if !files.isEmpty {
+                let contents = Set(files.map(\.sha256)).count
+                text += "files: \(files.count) (\(files.filter(\.isDeleted).count) deleted), \(contents) distinct contents\n"
+            }
+            print(text, terminator: "")
         }
     }
 
@@ -84,7 +91,13 @@ public struct CassetteCommand: AsyncParsableCommand {
         @Option(help: "Write here instead of standard output.") var out: String?
 
         func run() async throws {
-            let text = InteractionCodec.export(try await open(path).all())
+            let store = try open(path)
+            var text = InteractionCodec.export(try await store.all())
+            // Files after the interactions, oldest first, each with its content: an export is the whole cassette.
+            let files = try await store.files(includingDeleted: true).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+            for file in files {
+                text += FileCodec.encode(file, content: try await store.fileContent(sha256: file.sha256)) + "\n"
+            }
             if let out {
                 do {
                     try text.write(toFile: out, atomically: true, encoding: .utf8)
@@ -116,7 +129,9 @@ public struct CassetteCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else { throw fail("\(file): cannot read it") }
             guard let text = String(validating: Array(data), as: UTF8.self) else { throw fail("\(file): not UTF-8 text") }
             let interactions: [Interaction]
+            let files: [(StoredFile, [UInt8])]
             do {
+                files = try FileCodec.decodeExport(text, file: file)
                 // The same matching the server will use, so a fixture written from the request as sent matches it.
                 let matcher = RequestMatcher(
                     ignoredPaths: Fingerprint.defaultIgnoredPaths + matchIgnore.map(JSONPath.init(parsing:)),
@@ -130,8 +145,9 @@ public struct CassetteCommand: AsyncParsableCommand {
             let store: CassetteStore
             do { store = try CassetteStore(path: into, create: true) } catch { throw fail("\(error)") }
             try await store.saveAll(interactions)
+            for (stored, content) in files { try await store.saveFile(stored, content: content) }
             try await store.checkpoint()
-            print("imported \(interactions.count) interactions into \(into)")
+            print("imported \(interactions.count) interactions\(files.isEmpty ? "" : " and \(files.count) files") into \(into)")
         }
     }
 

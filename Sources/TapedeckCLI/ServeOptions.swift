@@ -90,6 +90,16 @@ public struct ServeOptions: ParsableArguments, Sendable {
     public var maxRecordingBytes: Int?
 
     @Option(
+        name: .customLong("max-file-bytes"),
+        help: "Largest file POST /v1/files accepts; a larger one gets a 413 (default: \(Limits.defaultFileBytes), the API's 500 MB).")
+    public var maxFileBytes: Int?
+
+    @Flag(
+        name: .customLong("downloadable-uploads"),
+        help: "Mark uploaded files downloadable, so GET /v1/files/{id}/content serves them (the API downloads only tool-made files).")
+    public var downloadableUploads = false
+
+    @Option(
         name: .customLong("shutdown-grace"),
         help: "Seconds in-flight requests get after SIGTERM/SIGINT; a second signal stops at once (default: 5).")
     public var shutdownGrace: Int?
@@ -235,6 +245,11 @@ public struct ServeOptions: ParsableArguments, Sendable {
             try integer(
                 maxRecordingBytes, "TAPEDECK_MAX_RECORDING_BYTES", "--max-recording-bytes", atLeast: 0, unit: " byte")
             ?? configuration.maxRecordingBytes
+        configuration.maxFileBytes =
+            try integer(maxFileBytes, "TAPEDECK_MAX_FILE_BYTES", "--max-file-bytes", atLeast: 1, unit: " byte")
+            ?? configuration.maxFileBytes
+        configuration.downloadableUploads =
+            downloadableUploads || environment["TAPEDECK_DOWNLOADABLE_UPLOADS"]?.lowercased() == "true"
         configuration.shutdownGrace =
             try integer(shutdownGrace, "TAPEDECK_SHUTDOWN_GRACE", "--shutdown-grace", atLeast: 0, atMost: day, unit: " second")
             ?? configuration.shutdownGrace

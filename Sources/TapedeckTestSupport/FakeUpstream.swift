@@ -12,8 +12,9 @@ import Synchronization
 /// The scenario comes from the `fake-scenario` header, or from a last user message that starts with
 /// `scenario:NAME`. Scenarios: `text` (default), `thinking`, `tool`, `stop`, `midstream_error`, `disconnect`,
 /// `slow_first_byte`, `paced`, `gated`, `rate_limit`, `overloaded`, `non_json_error`. A `fake-model` header
-/// names the model of a JSON Messages answer. Other paths under `/v1/` (any method) stand for what Tapedeck does
-/// not model (but `/v1/messages/batches`, which it speaks, see `FakeBatches`): `…/binary` answers bytes that are not UTF-8, `…/events` a stream that is not the Messages API's
+/// names the model of a JSON Messages answer. `/v1/files…` is a small Files API (`FakeFiles`), `/v1/messages/batches…`
+/// a Message Batches API (`FakeBatches`). Other paths under `/v1/` (any method) stand for what Tapedeck does
+/// not model: `…/binary` answers bytes that are not UTF-8, `…/events` a stream that is not the Messages API's
 /// (held after its first event by `fake-scenario: gated`), anything else a JSON echo with a call counter.
 public final class FakeUpstream: Sendable {
     /// What the fake received, for assertions (headers lower-cased).
@@ -30,6 +31,8 @@ public final class FakeUpstream: Sendable {
     /// Holds `gated` streams after their first event until opened.
     public let gate = Gate()
     let batches = FakeBatches()
+    /// The Files API it speaks (`/v1/files…`).
+    let files = FakeFiles()
 
     public init() {}
 
@@ -102,6 +105,7 @@ public final class FakeUpstream: Sendable {
                 json ?? .null, requestID: Identifier.make(prefix: Identifier.request, seed: body, label: "fake-batch"))
             return Response(status: .init(code: status), headers: response.headers, body: response.body)
         }
+        if let answer = files.respond(to: request, body: body) { return answer }
         if request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/messages" {
             return unmodeledResponse(to: request, body: body, headers: headers)
         }

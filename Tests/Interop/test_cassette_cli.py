@@ -209,13 +209,13 @@ def test_export_import_export_round_trip(demo: Path, tmp_path: Path):
     assert imported.exists()
 
     assert ok("cassette", "export", imported).encode("utf-8") == exported.read_bytes()
-    assert ok("cassette", "verify", imported) == f"{imported}: ok (schema 2, 6 interactions)\n"
+    assert ok("cassette", "verify", imported) == f"{imported}: ok (schema 3, 6 interactions)\n"
     assert ok("cassette", "diff", demo, imported) == "no differences\n"
     assert ok("cassette", "diff", imported, demo) == "no differences\n"
 
 
 def test_verify_demo(demo: Path):
-    assert ok("cassette", "verify", demo) == f"{demo}: ok (schema 2, 6 interactions)\n"
+    assert ok("cassette", "verify", demo) == f"{demo}: ok (schema 3, 6 interactions)\n"
 
 
 # -- 3. list / show / stats --------------------------------------------------------
@@ -274,7 +274,7 @@ def test_rm_removes_interactions(demo: Path):
     rows = table_rows(ok("cassette", "list", demo))
     assert len(rows) == 5
     assert not any("27 * 453" in row for row in rows)
-    assert ok("cassette", "verify", demo) == f"{demo}: ok (schema 2, 5 interactions)\n"
+    assert ok("cassette", "verify", demo) == f"{demo}: ok (schema 3, 5 interactions)\n"
     assert not {n for n in siblings(demo) if n.endswith(("-wal", "-shm"))}, "rm left a write-ahead log behind"
 
     again = run("cassette", "rm", demo, 2)
@@ -310,7 +310,7 @@ def test_diff_reports_changed_removed_and_added(demo: Path, tmp_path: Path):
     edited = write_jsonl(tmp_path / "edited.jsonl", [first] + lines[1:])
     edited_cassette = tmp_path / "edited.sqlite"
     import_into(edited, edited_cassette)
-    assert ok("cassette", "verify", edited_cassette).endswith("ok (schema 2, 6 interactions)\n")
+    assert ok("cassette", "verify", edited_cassette).endswith("ok (schema 3, 6 interactions)\n")
     report = differs(demo, edited_cassette).splitlines()
     assert len(report) == 1, report
     assert report[0].startswith("~ changed"), report
@@ -364,7 +364,7 @@ def fixture_server(tmp_path: Path):
     source = write_jsonl(tmp_path / "fixtures.jsonl", WEATHER_FIXTURES)
     cassette = tmp_path / "fixtures.sqlite"
     assert import_into(source, cassette).strip() == f"imported {len(WEATHER_FIXTURES)} interactions into {cassette}"
-    assert ok("cassette", "verify", cassette).endswith(f"ok (schema 2, {len(WEATHER_FIXTURES)} interactions)\n")
+    assert ok("cassette", "verify", cassette).endswith(f"ok (schema 3, {len(WEATHER_FIXTURES)} interactions)\n")
     stats = ok("cassette", "stats", cassette)
     assert f"interactions: {len(WEATHER_FIXTURES)} (0 streamed, {len(WEATHER_FIXTURES) - 1} loose fixtures)" in stats, stats
     with start_tapedeck("--cassette", str(cassette), "--on-miss", "error", "--port", "0") as server:

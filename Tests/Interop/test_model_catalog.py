@@ -100,16 +100,17 @@ def test_a_bad_models_file_stops_the_start_up(tmp_path: Path) -> None:
 
 
 def test_unmodeled_paths_record_and_replay_with_raw_httpx(tmp_path: Path) -> None:
-    """Batches, files and paths nobody has shipped yet: forwarded while recording, replayed byte for byte."""
+    """Batches, skills and paths nobody has shipped yet: forwarded while recording, replayed byte for byte."""
     cassette = tmp_path / "c.sqlite"
     headers = {"x-api-key": "sk-ant-interop-secret", "anthropic-version": "2023-06-01"}
     upload = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\n\xff\x00\xfe\r\n--B--\r\n"
     calls = [
         ("POST", "/v1/skills", {"json": {"display_title": "a", "files": []}}),
-        ("GET", "/v1/files?limit=3", {}),
-        ("POST", "/v1/files", {"content": upload, "headers": {"content-type": "multipart/form-data; boundary=B"}}),
-        ("GET", "/v1/files/file_1/binary", {}),
-        ("DELETE", "/v1/files/file_1", {}),
+        # Files are modeled now (test_files.py); skills stand for the API's other multipart resources.
+        ("GET", "/v1/skills?limit=3", {}),
+        ("POST", "/v1/skills", {"content": upload, "headers": {"content-type": "multipart/form-data; boundary=B"}}),
+        ("GET", "/v1/skills/skill_1/binary", {}),
+        ("DELETE", "/v1/skills/skill_1", {}),
         ("POST", "/v1/whatever-ships-next", {"content": b"not json at all"}),
     ]
 

@@ -31,10 +31,11 @@ struct UnmodeledPathTests {
             method: .POST, path: "/v1/skills", body: Array(#"{"display_title":"a","files":[]}"#.utf8),
             contentType: "application/json"),
         Call(method: .GET, path: "/v1/skills/skill_1/versions"),
-        Call(method: .GET, path: "/v1/files?limit=2&after_id=file_9"),
-        Call(method: .POST, path: "/v1/files", body: multipart, contentType: "multipart/form-data; boundary=XyZ"),
-        Call(method: .DELETE, path: "/v1/files/file_1"),
-        Call(method: .GET, path: "/v1/files/file_1/binary"),
+        // Files are modeled now (FileSource); skills stand for the API's other multipart resources.
+        Call(method: .GET, path: "/v1/skills?limit=2&after_id=skill_9"),
+        Call(method: .POST, path: "/v1/skills", body: multipart, contentType: "multipart/form-data; boundary=XyZ"),
+        Call(method: .DELETE, path: "/v1/skills/skill_1"),
+        Call(method: .GET, path: "/v1/skills/skill_1/binary"),
         Call(
             method: .POST, path: "/v1/chat/completions", body: Array(#"{"model":"claude-opus-4-7","messages":[]}"#.utf8),
             contentType: "application/json"),

@@ -18,13 +18,17 @@ public struct SSEEvent: Sendable, Hashable {
     /// The data parsed as JSON, or `nil` when it is not JSON.
     public var json: JSONValue? { try? JSONParser.parse(Array(data.utf8)) }
 
-    /// The event's wire bytes: `event: NAME\ndata: DATA\n\n`.
+    /// The event's wire bytes: `event: NAME\ndata: DATA\n\n`; an event with no name is `data: DATA\n\n` alone,
+    /// as OpenAI-style streams (`/v1/chat/completions`) frame theirs.
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(name.utf8.count + data.utf8.count + 16)
-        out.append(contentsOf: "event: ".utf8)
-        out.append(contentsOf: name.utf8)
-        out.append(contentsOf: "\ndata: ".utf8)
+        if !name.isEmpty {
+            out.append(contentsOf: "event: ".utf8)
+            out.append(contentsOf: name.utf8)
+            out.append(10)
+        }
+        out.append(contentsOf: "data: ".utf8)
         out.append(contentsOf: data.utf8)
         out.append(contentsOf: "\n\n".utf8)
         return out

@@ -44,6 +44,7 @@ struct AdminController: Sendable {
             return Self.json(["cassette": .string(name), "data": .array(entries.map(\.json))])
         }
         admin.on(.misses, .get) { request, _ in try await misses(request) }
+        admin.on(.adminFiles, .get) { request, _ in try await files(request) }
         admin.on(.faults, .get) { _, _ in Self.json(pipeline.faults.json) }
         admin.on(.faults, .post) { request, _ in
             pipeline.faults.set(try await Self.faultPlan(request))

@@ -71,6 +71,8 @@ struct SynthesisSource: AnswerSource {
             made = try make(request, validator: RequestValidator(catalog: catalog), dialect: dialect)
             if keeps { self.made.set(made, for: key, cost: Answer(body: made.body, source: .synthesized).size + 2 * request.rawBody.count) }
         }
+        // After validation, as the API answers; never kept, since files come and go in the cassette.
+        try await FileReferences.check(request.body, tape: tape)
         if let warning = made.warning { request.trace.warn(warning) }
         var answer = Answer(headers: HeaderPolicy.made(for: request), body: made.body, source: .synthesized)
         answer.tokens = made.tokens

@@ -1,7 +1,7 @@
 import Cassette
 import MessagesAPI
 
-/// The fallback of a path under `/v1/` that Tapedeck does not model (files, `/v1/chat/completions`,
+/// The fallback of a path under `/v1/` that Tapedeck does not model (skills,
 /// whatever ships next): such a request is forwarded and recorded in record and auto mode, and replayed byte for
 /// byte; with nothing recorded to replay, it gets the API's own answer to a path it does not know.
 struct UnmodeledSource: AnswerSource {

@@ -15,8 +15,13 @@ struct Route: Sendable {
     static let countTokens = Route(path: "/v1/messages/count_tokens", methods: [.post], isAPI: true)
     static let models = Route(path: "/v1/models", methods: [.get], isAPI: true)
     static let model = Route(path: "/v1/models/{id}", methods: [.get], isAPI: true)
+    /// Anthropic's OpenAI SDK compatibility layer.
+    static let chatCompletions = Route(path: "/v1/chat/completions", methods: [.post], isAPI: true)
+    static let files = Route(path: "/v1/files", methods: [.get, .post], isAPI: true)
+    static let file = Route(path: "/v1/files/{id}", methods: [.get, .delete], isAPI: true)
+    static let fileContent = Route(path: "/v1/files/{id}/content", methods: [.get], isAPI: true)
     /// Every other path under `/v1/`, any method: forwarded and recorded as it is, replayed byte for byte, so
-    /// record mode never refuses what the upstream would answer (files, whatever ships next).
+    /// record mode never refuses what the upstream would answer (skills, whatever ships next).
     static let unmodeled = Route(path: "/v1/**", methods: allMethods, isAPI: true)
 
     static let health = admin("health", [.get])
@@ -27,14 +32,16 @@ struct Route: Sendable {
     static let misses = admin("misses", [.get])
     static let faults = admin("faults", [.get, .post, .delete])
     static let clock = admin("clock", [.get, .post])
+    static let adminFiles = admin("files", [.get])
     static let inspector = admin("ui", [.get])
     static let inspectorInteraction = admin("ui/interactions/{id}", [.get])
     static let inspectorJournal = admin("ui/journal", [.get])
     static let inspectorMisses = admin("ui/misses", [.get])
 
     static let all: [Route] = [
-        messages, countTokens, models, model, unmodeled, batches, batch, batchCancel, batchResults,
-        health, reset, interactions, interaction, journal, misses, faults, clock, adminBatches,
+        messages, countTokens, models, model, chatCompletions, files, file, fileContent, unmodeled,
+        batches, batch, batchCancel, batchResults,
+        health, reset, interactions, interaction, journal, misses, faults, clock, adminBatches, adminFiles,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses, inspectorBatches,
     ]
 
@@ -85,6 +92,14 @@ struct APIRoutes: Sendable {
             return try await answer(request, context, fallback: CatalogSource(lookup: .retrieve(id: id), models: models))
         }
         BatchRoutes(reader: reader, pipeline: pipeline, book: batches).add(to: router)
+        addFileRoutes(to: router)
+        // Read as a path Tapedeck does not model (matched on its exact body), so that what record and auto mode
+        // forwarded and recorded generically is what replay finds first; only then is it translated.
+        let chat = ChatCompletionsSource(pipeline: pipeline, models: models)
+        router.on(.chatCompletions, .post) { request, context in
+            let incoming = try await reader.read(request, context: context, hasBody: true, unmodeled: true)
+            return try await pipeline.answer(incoming, fallback: chat).response()
+        }
         let unmodeled = UnmodeledSource()
         for method in Route.unmodeled.methods {
             router.on(.unmodeled, method) { request, context in

@@ -76,6 +76,11 @@ public struct TapedeckConfiguration: Sendable {
     public var matchProfile: MatchProfile?
     /// `REGEX=>REPLACEMENT` rules applied to a request's strings before it is matched (`--match-normalize`).
     public var matchNormalize: [String] = []
+    /// Largest file `POST /v1/files` accepts (`--max-file-bytes`): the API's 500 MB by default.
+    public var maxFileBytes: Int = Limits.defaultFileBytes
+    /// Mark uploads `downloadable: true` so `GET /v1/files/{id}/content` serves them (`--downloadable-uploads`);
+    /// the real API downloads only files a tool made.
+    public var downloadableUploads = false
     /// Refuse unknown model ids with the API's 404, even `claude-…` ones (`--strict-models`).
     public var strictModels = false
     /// How the clock of cache TTLs and rate-limit windows moves (`--clock`).

@@ -31,9 +31,15 @@ enum SourceKind: String, Sendable, CaseIterable {
     case catalog
     /// A path Tapedeck does not model, with nothing recorded and no upstream: the API's 404, noted as a miss.
     case unmodeled
+    /// The Files API's store in the cassette: state, not recordings, so it alone answers in every mode (and
+    /// forwards upstream itself in record mode).
+    case files
+    /// Another endpoint answered through the Messages engine (`/v1/chat/completions`): it always answers, and
+    /// its inner Messages call notes its own miss.
+    case translated
 
     /// The kinds a route may fall back to when nothing recorded answers.
-    static let fallbacks: [SourceKind] = [.synthesis, .catalog, .unmodeled]
+    static let fallbacks: [SourceKind] = [.synthesis, .catalog, .unmodeled, .files, .translated]
 }
 
 extension AnswerSource {

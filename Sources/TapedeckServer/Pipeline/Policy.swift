@@ -20,6 +20,8 @@ enum Policy {
     /// over is the route's fallback, unless it is a synthesized stand-in and misses are errors.
     /// - Parameter canRecord: Whether an upstream is configured (it is in record and auto mode).
     static func plan(mode: Mode, onMiss: OnMiss, fallback: SourceKind, canRecord: Bool) -> [Step] {
+        // Files are the cassette's state, kept by their own source in every mode (see `FileSource`).
+        if fallback == .files { return [.ask(.files)] }
         var steps: [Step] = []
         if mode != .record { steps.append(.ask(.replay)) }
         if mode != .replay, canRecord { steps.append(.ask(.record)) }
