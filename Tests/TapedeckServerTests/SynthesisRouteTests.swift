@@ -87,7 +87,8 @@ struct SynthesisRouteTests {
     @Test func aCachedPromptIsReadOnTheSecondRequestHoweverItsKeyIsSpelled() async throws {
         let system = Array(repeating: "Tapedeck keeps every answer it recorded and replays it offline.", count: 400)
             .joined(separator: " ")
-        let request = #"{"model":"claude-sonnet-4-5","max_tokens":32,"system":[{"type":"text","text":"\#(system)","cache\u005fcontrol":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}"#
+        let request =
+            #"{"model":"claude-sonnet-4-5","max_tokens":32,"system":[{"type":"text","text":"\#(system)","cache\u005fcontrol":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}"#
         try await withApp { client in
             var usages: [JSONValue] = []
             for _ in 0..<2 {
