@@ -94,6 +94,12 @@ def test_the_files_lifecycle_in_synthesis(tmp_path: Path) -> None:
             ask_about(client, second.id)
         kept = httpx.get(server.base_url + "/_tapedeck/files", timeout=REQUEST_TIMEOUT).json()
         assert [(f["metadata"]["id"], f["deleted"]) for f in kept["data"]] == [(third.id, False), (second.id, True), (first.id, False)]
+        # The inspector's Files tab lists the same files, the deleted one marked.
+        page = httpx.get(server.base_url + "/_tapedeck/ui/files", timeout=REQUEST_TIMEOUT)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        rows = page.text.split('<tr class="file">')[1:]
+        assert [next(i for i in (first.id, second.id, third.id) if i in row) for row in rows] == [third.id, second.id, first.id]
+        assert "deleted" in rows[1] and "live" in rows[0]
     assert list(tmp_path.glob("tapedeck-upload-*")) == [], "no temporary upload file is left behind"
 
 

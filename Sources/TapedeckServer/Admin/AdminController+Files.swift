@@ -20,4 +20,13 @@ extension AdminController {
                 }),
         ])
     }
+
+    /// `/_tapedeck/ui/files`: the same files as a page.
+    func filesPage(_ request: Request) async throws -> Response {
+        let tape = try await tape(for: request)
+        let files = tape.isPresent ? try await tape.store().files(includingDeleted: true) : []
+        return Self.html(
+            try inspector.render(
+                Inspector.page(title: "Files", context: Self.inspectorContext(request), active: "Files", content: Inspector.files(files))))
+    }
 }

@@ -45,6 +45,7 @@ struct AdminController: Sendable {
         }
         admin.on(.misses, .get) { request, _ in try await misses(request) }
         admin.on(.adminFiles, .get) { request, _ in try await files(request) }
+        admin.on(.inspectorFiles, .get) { request, _ in try await filesPage(request) }
         admin.on(.faults, .get) { _, _ in Self.json(pipeline.faults.json) }
         admin.on(.faults, .post) { request, _ in
             pipeline.faults.set(try await Self.faultPlan(request))

@@ -12,7 +12,7 @@ import MessagesAPI
 enum Inspector {
     /// The templates a resources folder must have, by file name less `.mustache`.
     enum Template: String, CaseIterable, Sendable {
-        case layout, nav, interactions, interaction, headers, blocks, timeline, journal, misses, batches
+        case layout, nav, interactions, interaction, headers, blocks, timeline, journal, misses, batches, files
     }
 
     /// What a page's content is rendered with.
@@ -63,7 +63,9 @@ enum Inspector {
 
     /// `active` is the label of the tab to highlight ("" for none).
     static func page<Content: View>(title: String, context: Context, active: String, content: Content) -> Page<Content> {
-        let tabs = [("", "Interactions"), ("/journal", "Journal"), ("/misses", "Misses"), ("/batches", "Batches")].map { path, label in
+        let tabs = [("", "Interactions"), ("/journal", "Journal"), ("/misses", "Misses"), ("/batches", "Batches"), ("/files", "Files")].map
+        {
+            path, label in
             Tab(label: label, href: context.link(path), isActive: label == active)
         }
         return Page(title: title, cassette: context.cassette ?? Shelf.defaultName, tabs: tabs, content: content)

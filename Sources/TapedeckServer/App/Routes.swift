@@ -33,6 +33,7 @@ struct Route: Sendable {
     static let faults = admin("faults", [.get, .post, .delete])
     static let clock = admin("clock", [.get, .post])
     static let adminFiles = admin("files", [.get])
+    static let inspectorFiles = admin("ui/files", [.get])
     static let inspector = admin("ui", [.get])
     static let inspectorInteraction = admin("ui/interactions/{id}", [.get])
     static let inspectorJournal = admin("ui/journal", [.get])
@@ -42,7 +43,7 @@ struct Route: Sendable {
         messages, countTokens, models, model, chatCompletions, files, file, fileContent, unmodeled,
         batches, batch, batchCancel, batchResults,
         health, reset, interactions, interaction, journal, misses, faults, clock, adminBatches, adminFiles,
-        inspector, inspectorInteraction, inspectorJournal, inspectorMisses, inspectorBatches,
+        inspector, inspectorInteraction, inspectorJournal, inspectorMisses, inspectorBatches, inspectorFiles,
     ]
 
     /// The methods a route can be asked for; each one a known path does not accept gets a 405.
