@@ -81,7 +81,7 @@ struct LogWriterTests {
         let pipe = try Pipe()
         let writer = LogWriter(descriptor: pipe.write)
         var handler = LogLineHandler(label: "tapedeck", level: .info, writer: writer)
-        handler.metadata = ["hb.request.id": "abc", "path": "x", "source": "shadowed"]
+        handler.metadata = ["hb.request.id": "abc", "path": "x", "source": "shadowed", "zeta": "z", "alpha": "1"]
         let configured = handler
         let logger = Logger(label: "tapedeck") { _ in configured }
         let line = AccessLine(
@@ -96,7 +96,9 @@ struct LogWriterTests {
         let lines = pipe.drain().split(separator: "\n").map { $0.drop { $0 != " " } }
         #expect(lines.count == 2)
         #expect(lines.first == lines.last)
-        #expect(lines.first == " info tapedeck: hb.request.id=abc ms=12.3 path=x source=recorded [TapedeckServer] POST /v1/messages 200")
+        #expect(
+            lines.first
+                == " info tapedeck: alpha=1 hb.request.id=abc ms=12.3 path=x source=recorded zeta=z [TapedeckServer] POST /v1/messages 200")
     }
 
     @Test func millisecondsPrintAsTheRoundedDoubleWould() {

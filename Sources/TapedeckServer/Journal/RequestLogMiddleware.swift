@@ -52,9 +52,17 @@ struct Milliseconds: CustomStringConvertible, Sendable {
     let value: Double
     /// As `Double` would print a value rounded to a tenth (`12.3`, `0.0`), from integers: cheaper per line.
     var description: String {
+        var bytes: [UInt8] = []
+        append(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func append(to bytes: inout [UInt8]) {
         let tenths = (value * 10).rounded()
-        guard tenths.isFinite, tenths >= 0, tenths < 1e15 else { return "\(tenths / 10)" }
+        guard tenths.isFinite, tenths >= 0, tenths < 1e15 else { return bytes += "\(tenths / 10)".utf8 }
         let whole = Int(tenths)
-        return String(whole / 10) + "." + String(whole % 10)
+        appendDecimal(whole / 10, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        appendDecimal(whole % 10, to: &bytes)
     }
 }
