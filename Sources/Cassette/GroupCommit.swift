@@ -52,14 +52,19 @@ final class GroupCommit: Sendable {
             guard !batch.isEmpty else { return }
             do {
                 let outcomes = try await writer.write { db in
-                    batch.map { waiting in
-                        Result<Saved, any Error> {
+                    try batch.map { waiting in
+                        do {
                             var saved: Saved = (0, false)
                             try db.inSavepoint {
                                 saved = try CassetteStore.write(waiting.interaction, keepingID: false, in: db)
                                 return .commit
                             }
-                            return saved
+                            return Result<Saved, any Error>.success(saved)
+                        } catch {
+                            // Some failures (a full disk) make SQLite roll the whole transaction back: then nothing
+                            // of the batch is kept, and every save in it fails.
+                            guard db.isInsideTransaction else { throw error }
+                            return Result<Saved, any Error>.failure(error)
                         }
                     }
                 }

@@ -38,6 +38,29 @@ struct PacerTests {
         #expect(pacer.pending == 0)
     }
 
+    /// Clients that hang up on long waits leave entries behind; they are swept once they are most of the heap.
+    @Test func cancelledLongWaitsDoNotPileUp() async throws {
+        let pacer = Pacer()
+        for _ in 0..<6 {
+            let (started, signal) = AsyncStream.makeStream(of: Void.self)
+            let waits = (0..<500).map { _ in
+                Task {
+                    signal.yield()
+                    try await pacer.sleep(until: .now + .seconds(3600))
+                }
+            }
+            var count = 0
+            for await _ in started {
+                count += 1
+                if count == waits.count { break }
+            }
+            for wait in waits { wait.cancel() }
+            for wait in waits { _ = await wait.result }
+        }
+        #expect(pacer.pending == 0)
+        #expect(pacer.entries < 2_500, "3,000 cancelled waits, swept as they grew: \(pacer.entries) left")
+    }
+
     @Test func aCancelledTaskAndAPastDeadlineDoNotWait() async throws {
         let pacer = Pacer()
         try await pacer.sleep(until: .now - .seconds(1))

@@ -37,29 +37,16 @@ struct CatalogSource: AnswerSource {
     }
 
     func list(query: [String: String], for request: IncomingRequest) throws(APIError) -> Answer {
-        var limit = 20
-        if let text = query["limit"] {
-            guard let n = Int(text), (1...1000).contains(n) else {
-                throw .invalidRequest("limit: Input should be between 1 and 1000")
-            }
-            limit = n
+        let limit = try ListPage<ModelInfo>.limit(query["limit"])
+        let (after, before) = (query["after_id"], query["before_id"])
+        guard let listed = ListPage.of(catalog.models, id: \.id, limit: limit, after: after, before: before) else {
+            throw after.map { .invalidRequest("after_id: unknown model id '\($0)'") }
+                ?? .invalidRequest("before_id: unknown model id '\(before ?? "")'")
         }
-        var models = catalog.models
-        if let after = query["after_id"] {
-            guard let i = models.firstIndex(where: { $0.id == after }) else {
-                throw .invalidRequest("after_id: unknown model id '\(after)'")
-            }
-            models = Array(models[(i + 1)...])
-        } else if let before = query["before_id"] {
-            guard let i = models.firstIndex(where: { $0.id == before }) else {
-                throw .invalidRequest("before_id: unknown model id '\(before)'")
-            }
-            models = Array(models[max(0, i - limit)..<i])
-        }
-        let page = Array(models.prefix(limit))
+        let page = listed.items
         let json: JSONValue = [
             "data": .array(page.map(\.json)),
-            "has_more": .bool(models.count > page.count),
+            "has_more": .bool(listed.hasMore),
             "first_id": page.first.map { .string($0.id) } ?? .null,
             "last_id": page.last.map { .string($0.id) } ?? .null,
         ]

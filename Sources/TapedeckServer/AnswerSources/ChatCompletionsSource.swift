@@ -12,9 +12,18 @@ import NIOCore
 /// source), and such a recording is what replay answers first.
 struct ChatCompletionsSource: AnswerSource {
     let pipeline: Pipeline
-    let models: ModelRegistry
+    /// The source `/v1/messages` falls back to, shared: its kept answers and prompt caches are the same.
+    let messages: SynthesisSource
 
     var kind: SourceKind { .translated }
+
+    /// The call's faults, less everything but a forced stop reason; `nil` when there is none.
+    static func onlyStop(_ faults: Faults?) -> Faults? {
+        guard var inner = faults, inner.stop != nil else { return nil }
+        (inner.error, inner.breakOff, inner.latency, inner.slowFirstByte) = (nil, nil, nil, nil)
+        (inner.stall, inner.tokensPerSecond) = (nil, nil)
+        return inner
+    }
 
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         do {
@@ -26,9 +35,11 @@ struct ChatCompletionsSource: AnswerSource {
             messages.isUnmodeled = false
             messages.rawBody = JSONWriter.bytes(body)
             messages.fingerprint = request.matcher.fingerprint(method: "POST", path: "/v1/messages", body: body)
-            // The faults were drawn once, for the call as the client made it.
-            messages.faults = nil
-            let answer = try await pipeline.answer(messages, fallback: SynthesisSource(.messages, models: models))
+            // The faults were drawn once, for the call as the client made it, and were applied to it (latency,
+            // errors, the stream's breaking); the Messages answer inside keeps only a forced stop reason.
+            messages.faults = Self.onlyStop(request.faults)
+            messages.faultsDrawn = true
+            let answer = try await pipeline.answer(messages, fallback: self.messages)
             guard let message = try await Self.message(in: answer) else {
                 return Self.error(APIError.api("The Messages answer could not be read as a Message."), for: request)
             }

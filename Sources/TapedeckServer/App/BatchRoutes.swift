@@ -20,6 +20,8 @@ struct BatchRoutes: Sendable {
     let reader: RequestReader
     let pipeline: Pipeline
     let book: BatchBook
+    /// The source `/v1/messages` falls back to, shared: its kept answers and prompt caches are the same.
+    let messages: SynthesisSource
     let recorder = BatchRecorder()
 
     func add(to router: Router<TapedeckRequestContext>) {
@@ -61,7 +63,7 @@ struct BatchRoutes: Sendable {
         let operation = try operation(incoming)
         let source = BatchSource(
             operation: operation, book: book, pipeline: pipeline,
-            messages: SynthesisSource(.messages, models: pipeline.models), delay: pipeline.configuration.batchDelay, base: base)
+            messages: messages, delay: pipeline.configuration.batchDelay, base: base)
         let answer = try await pipeline.answer(incoming, fallback: source)
         if let record = pipeline.record {
             switch operation {

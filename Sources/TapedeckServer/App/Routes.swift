@@ -92,11 +92,11 @@ struct APIRoutes: Sendable {
             let id = (context.parameters.get("id") ?? "").removingPercentEncoding
             return try await answer(request, context, fallback: CatalogSource(lookup: .retrieve(id: id), models: models))
         }
-        BatchRoutes(reader: reader, pipeline: pipeline, book: batches).add(to: router)
+        BatchRoutes(reader: reader, pipeline: pipeline, book: batches, messages: messages).add(to: router)
         addFileRoutes(to: router)
         // Read as a path Tapedeck does not model (matched on its exact body), so that what record and auto mode
         // forwarded and recorded generically is what replay finds first; only then is it translated.
-        let chat = ChatCompletionsSource(pipeline: pipeline, models: models)
+        let chat = ChatCompletionsSource(pipeline: pipeline, messages: messages)
         router.on(.chatCompletions, .post) { request, context in
             let incoming = try await reader.read(request, context: context, hasBody: true, unmodeled: true)
             return try await pipeline.answer(incoming, fallback: chat).response()

@@ -87,27 +87,16 @@ struct BatchSource: AnswerSource {
     }
 
     func list(_ query: [String: String], for request: IncomingRequest) throws(APIError) -> Answer {
-        var limit = 20
-        if let text = query["limit"] {
-            guard let n = Int(text), (1...1000).contains(n) else { throw .invalidRequest("limit: Input should be between 1 and 1000") }
-            limit = n
+        let limit = try ListPage<MessageBatch>.limit(query["limit"])
+        let (after, before) = (query["after_id"], query["before_id"])
+        let all = book.newestFirst(in: request.cassetteName)
+        guard let listed = ListPage.of(all, id: \.id, limit: limit, after: after, before: before) else {
+            throw APIError(after.map { BatchRefusal.unknownCursor("after_id", id: $0) } ?? .unknownCursor("before_id", id: before ?? ""))
         }
-        var batches = book.newestFirst(in: request.cassetteName)
-        if let after = query["after_id"] {
-            guard let i = batches.firstIndex(where: { $0.id == after }) else {
-                throw APIError(BatchRefusal.unknownCursor("after_id", id: after))
-            }
-            batches = Array(batches[(i + 1)...])
-        } else if let before = query["before_id"] {
-            guard let i = batches.firstIndex(where: { $0.id == before }) else {
-                throw APIError(BatchRefusal.unknownCursor("before_id", id: before))
-            }
-            batches = Array(batches[max(0, i - limit)..<i])
-        }
-        let page = Array(batches.prefix(limit))
+        let page = listed.items
         let json: JSONValue = [
             "data": .array(page.map { $0.json(resultsBase: base) }),
-            "has_more": .bool(batches.count > page.count),
+            "has_more": .bool(listed.hasMore),
             "first_id": page.first.map { .string($0.id) } ?? .null,
             "last_id": page.last.map { .string($0.id) } ?? .null,
         ]

@@ -14,6 +14,9 @@ final class Pacer: @unchecked Sendable {
     private var due = Heap<Due>()
     private var slots: [UInt64: Slot] = [:]
     private var nextID: UInt64 = 0
+    /// Heap entries of waits cancelled before their time: swept out when they are most of the heap, so clients
+    /// that hang up on long waits cannot fill it.
+    private var cancelledEntries = 0
     private let origin = ContinuousClock.now
 
     /// The pacer of every server in the process.
@@ -63,6 +66,10 @@ final class Pacer: @unchecked Sendable {
                     return continuation.resume(throwing: CancellationError())
                 }
                 slots[id] = .waiting(continuation)
+                if cancelledEntries > 1024 && cancelledEntries * 2 > due.count {
+                    due = Heap(due.unordered.filter { slots[$0.id] != nil })
+                    cancelledEntries = 0
+                }
                 let isEarliest = due.min.map { tick < $0.tick } ?? true
                 due.insert(Due(tick: tick, id: id))
                 condition.unlock()
@@ -73,7 +80,9 @@ final class Pacer: @unchecked Sendable {
             let slot = slots[id]
             switch slot {
             case .starting?: slots[id] = .cancelled
-            case .waiting?: slots[id] = nil
+            case .waiting?:
+                slots[id] = nil
+                cancelledEntries += 1
             case .cancelled?, nil: break  // resumed already, or cancelled twice
             }
             condition.unlock()
@@ -83,6 +92,9 @@ final class Pacer: @unchecked Sendable {
 
     /// How many waits are pending (for tests).
     var pending: Int { condition.withLock { slots.count } }
+
+    /// How many entries the heap holds, cancelled ones included (for tests).
+    var entries: Int { condition.withLock { due.count } }
 
     private func run() {
         var ready: [CheckedContinuation<Void, any Error>] = []
@@ -102,7 +114,11 @@ final class Pacer: @unchecked Sendable {
             while let first = due.min, first.tick <= now {
                 due.removeMin()
                 // A cancelled wait left its entry here; its slot is gone.
-                if case .waiting(let continuation)? = slots.removeValue(forKey: first.id) { ready.append(continuation) }
+                if case .waiting(let continuation)? = slots.removeValue(forKey: first.id) {
+                    ready.append(continuation)
+                } else {
+                    cancelledEntries = max(0, cancelledEntries - 1)
+                }
             }
             condition.unlock()
             for continuation in ready { continuation.resume() }

@@ -108,14 +108,8 @@ struct FileSource: AnswerSource {
 
     private func list(_ request: IncomingRequest, tape: Tape) async throws -> Answer {
         let query = QueryParameters.parse(request.query)
-        var limit = 20
-        if let text = query["limit"] {
-            guard let n = Int(text), (1...1000).contains(n) else {
-                throw APIError.invalidRequest("limit: Input should be between 1 and 1000")
-            }
-            limit = n
-        }
-        var files = tape.isPresent ? try await tape.store().files() : []
+        let limit = try ListPage<StoredFile>.limit(query["limit"])
+        let files = tape.isPresent ? try await tape.store().files() : []
         // `ids` (the 2.x SDK writes `ids[]=a&ids[]=b`): just those, on one page; unknown and deleted ones left out.
         let ids = Self.repeated("ids", in: request.query)
         if !ids.isEmpty {
@@ -133,19 +127,13 @@ struct FileSource: AnswerSource {
             guard let decoded = Self.decodePage(page) else { throw APIError.invalidRequest("page: invalid page cursor '\(page)'") }
             after = decoded
         }
-        if let after {
-            guard let i = files.firstIndex(where: { $0.id == after }) else {
-                throw APIError.invalidRequest("after_id: unknown file id '\(after)'")
-            }
-            files = Array(files[(i + 1)...])
-        } else if let before = query["before_id"] {
-            guard let i = files.firstIndex(where: { $0.id == before }) else {
-                throw APIError.invalidRequest("before_id: unknown file id '\(before)'")
-            }
-            files = Array(files[max(0, i - limit)..<i])
+        let before = after == nil ? query["before_id"] : nil
+        guard let listed = ListPage.of(files, id: \.id, limit: limit, after: after, before: before) else {
+            throw after.map { APIError.invalidRequest("after_id: unknown file id '\($0)'") }
+                ?? APIError.invalidRequest("before_id: unknown file id '\(before ?? "")'")
         }
-        let page = Array(files.prefix(limit))
-        let hasMore = files.count > page.count
+        let page = listed.items
+        let hasMore = listed.hasMore
         let json: JSONValue = [
             "data": .array(page.map(\.metadata)),
             "has_more": .bool(hasMore),

@@ -33,6 +33,9 @@ struct IncomingRequest: Sendable {
     var trace: RequestTrace
     /// A request to a path Tapedeck does not model: forwarded and recorded as it is, replayed byte for byte.
     var isUnmodeled = false
+    /// The faults were drawn already, for the call this request is made from (a Chat Completions call's Messages
+    /// request): `faults` is all there is, and nothing is drawn from `--fault` again.
+    var faultsDrawn = false
 
     init(
         method: String, path: String, query: String? = nil, target: String? = nil, headers: HTTPFields = [:],

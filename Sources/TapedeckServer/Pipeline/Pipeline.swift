@@ -62,7 +62,7 @@ final class Pipeline: Sendable {
     func answer(_ request: IncomingRequest, fallback: some AnswerSource) async throws -> Answer {
         var request = request
         let tape = try await shelf.tape(named: request.cassette)
-        let faults = request.faults ?? self.faults.draw(for: request.fingerprint)
+        let faults = request.faults ?? (request.faultsDrawn ? nil : self.faults.draw(for: request.fingerprint))
         if let faults {
             // The sources see drawn faults too: a forced stop reason shapes the answer they make.
             request.faults = faults
