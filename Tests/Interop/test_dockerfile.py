@@ -255,7 +255,10 @@ def test_port_volume_and_health_check(runtime):
     assert "/cassettes" in volumes
     check = runtime.last("HEALTHCHECK").args
     assert "/_tapedeck/health" in check and "4010" in check, check
-    tool = re.search(r"CMD\s+(\S+)", check).group(1)
+    # Exec form (hadolint DL3025): the command is a JSON array after CMD, run without a shell.
+    command = json.loads(re.search(r"CMD\s+(\[.*\])\s*$", check).group(1))
+    assert command[0] == "curl" and "-f" in command[1] and any("/_tapedeck/health" in a for a in command), command
+    tool = command[0]
     assert re.search(rf"apt-get install[^\n]*\b{tool}\b", runtime.runs()), f"the health check's {tool} is not installed"
 
 
