@@ -224,13 +224,7 @@ public enum ServerToolTurn {
 
     /// Opaque base64, as the API's `encrypted_*` fields are, derived from the fingerprint.
     static func opaque(_ fingerprint: Fingerprint, label: String, length: Int) -> String {
-        var bytes: [UInt8] = [0x12]
-        var block = fingerprint.bytes + Array(label.utf8)
-        while bytes.count < length {
-            block = Array(SHA256.hash(data: block))
-            bytes += block
-        }
-        return Data(bytes.prefix(length)).base64EncodedString()
+        Synthesizer.opaque(fingerprint, label: label, length: length)
     }
 }
 

@@ -179,6 +179,12 @@ public struct Synthesizer: Sendable {
 
     /// An opaque base64 string that starts with `E`, like the API's signatures, derived from the fingerprint.
     func signature(_ fingerprint: Fingerprint, label: String, length: Int) -> String {
+        Self.opaque(fingerprint, label: label, length: length)
+    }
+
+    /// `length` bytes from the fingerprint and `label` (a SHA-256 chain after a 0x12 byte), as base64: the API's
+    /// signatures and `encrypted_*` fields look like this.
+    static func opaque(_ fingerprint: Fingerprint, label: String, length: Int) -> String {
         var bytes: [UInt8] = [0x12]
         var block = fingerprint.bytes + Array(label.utf8)
         while bytes.count < length {

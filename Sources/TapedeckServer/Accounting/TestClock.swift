@@ -1,3 +1,4 @@
+import MessagesAPI
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -54,22 +55,6 @@ public final class TestClock: Sendable {
         return unix.isFinite ? Int64(min(max(0, unix), 253_402_300_799)) : 0
     }
 
-    /// RFC 3339 in UTC from Unix seconds, by the civil-from-days algorithm: Foundation's formatter cost more than
-    /// the rest of a rate-limit header set.
-    static func rfc3339(unixSeconds: Int64) -> String {
-        let days = unixSeconds / 86_400
-        let secondOfDay = Int(unixSeconds % 86_400)
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let (h, m, s) = (Int64(secondOfDay / 3_600), Int64(secondOfDay / 60 % 60), Int64(secondOfDay % 60))
-        return "\(year)-\(two(month))-\(two(day))T\(two(h)):\(two(m)):\(two(s))Z"
-    }
+    /// RFC 3339 in UTC from Unix seconds.
+    static func rfc3339(unixSeconds: Int64) -> String { RFC3339.string(unixSeconds: unixSeconds) }
 }
