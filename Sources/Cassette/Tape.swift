@@ -124,6 +124,7 @@ public final class Tape: Sendable {
     @discardableResult
     public func record(_ interaction: Interaction) async throws -> Int64 {
         let (id, inserted) = try await store().saveReportingInsert(interaction)
+        counters.markUsed(id)
         state.withLock { state in
             if inserted { state.count += 1 }
             // Only a fingerprint already looked up has entries to keep current; others are read when first seen.
@@ -213,21 +214,34 @@ public final class Tape: Sendable {
     }
 }
 
-/// How often each fingerprint has been asked for in this run, for one cassette.
+/// How often each fingerprint has been asked for in this run, for one cassette, and which recordings the run has
+/// used (replayed or recorded).
 public final class OccurrenceCounters: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private struct State {
+        var counts: [String: Int] = [:]
+        /// Row ids; kept across rewinds, since "used" means by any test of the run (`--tapedeck-strict`).
+        var used: Set<Int64> = []
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Claims the next occurrence number for `fingerprint` (1-based).
     public func next(_ fingerprint: Fingerprint) -> Int {
-        counts.withLock { counts in
-            let next = counts[fingerprint.hex, default: 0] + 1
-            counts[fingerprint.hex] = next
+        state.withLock { state in
+            let next = state.counts[fingerprint.hex, default: 0] + 1
+            state.counts[fingerprint.hex] = next
             return next
         }
     }
 
-    /// Starts every count afresh.
-    public func rewind() { counts.withLock { $0 = [:] } }
+    /// Starts every count afresh; what was used stays used.
+    public func rewind() { state.withLock { $0.counts = [:] } }
+
+    /// Notes that the recording `id` answered a request, or was recorded, in this run.
+    public func markUsed(_ id: Int64) { _ = state.withLock { $0.used.insert(id) } }
+
+    /// The recordings used in this run.
+    public var used: Set<Int64> { state.withLock { $0.used } }
 }

@@ -34,6 +34,17 @@ struct AdminController: Sendable {
             pipeline.clock.advance(by: try await Self.advance(request))
             return Self.json(Self.clockJSON(pipeline.clock))
         }
+        admin.on(.settings, .get) { request, _ in try settings(request) }
+        admin.on(.settings, .put) { request, _ in
+            let name = try Self.cassetteName(request) ?? Shelf.defaultName
+            let body = try RequestValidator.parseBody(try await request.bodyBytes(upTo: Limits.adminBodyBytes))
+            try pipeline.settings.set(try CassetteSettings(json: body), for: name)
+            return try settings(request)
+        }
+        admin.on(.settings, .delete) { request, _ in
+            pipeline.settings.clear(try Self.cassetteName(request) ?? Shelf.defaultName)
+            return try settings(request)
+        }
         admin.on(.interactions, .get) { request, _ in try await interactions(request) }
         admin.on(.interaction, .get) { request, context in
             Self.json(try await interaction(request, id: context.parameters.get("id")).detailJSON)
@@ -134,19 +145,57 @@ struct AdminController: Sendable {
         ])
     }
 
+    /// The cassette's settings in force (`GET`, and the answer to `PUT` and `DELETE`).
+    func settings(_ request: Request) throws -> Response {
+        let name = try Self.cassetteName(request) ?? Shelf.defaultName
+        let settings = pipeline.settings.overrides(for: name)?.settings ?? CassetteSettings()
+        var object = settings.json(server: pipeline.configuration).objectValue ?? [:]
+        object["cassette"] = .string(name)
+        return Self.json(.object(object))
+    }
+
     func interactions(_ request: Request) async throws -> Response {
         let tape = try await tape(for: request)
         let query = try Self.interactionQuery(request)
         guard tape.isPresent else {
             return Self.json(["data": [], "has_more": false, "first_id": .null, "last_id": .null])
         }
-        let (page, hasMore) = try await tape.store().interactions(matching: query)
+        let unused: Bool
+        switch Self.query(request)["unused"] {
+        case nil, "", "false": unused = false
+        case "true": unused = true
+        case let text?: throw APIError.invalidRequest("unused: Input should be a valid boolean, unable to interpret input '\(text)'")
+        }
+        let (page, hasMore) =
+            unused
+            ? try await Self.unusedInteractions(in: tape, matching: query)
+            : try await tape.store().interactions(matching: query)
         return Self.json([
             "data": .array(page.map(\.summaryJSON)),
             "has_more": .bool(hasMore),
             "first_id": page.first?.id.map { .int(Int($0)) } ?? .null,
             "last_id": page.last?.id.map { .int(Int($0)) } ?? .null,
         ])
+    }
+
+    /// A page of the recordings this run has not used (neither replayed nor recorded): what `--tapedeck-strict`
+    /// reports as stale. Filtered in memory, page by page, since the used set can be larger than SQLite's limit
+    /// on bound parameters.
+    static func unusedInteractions(in tape: Tape, matching query: CassetteStore.Query) async throws -> (page: [Interaction], hasMore: Bool)
+    {
+        let used = tape.counters.used
+        var scan = query
+        scan.limit = 500
+        var found: [Interaction] = []
+        while true {
+            let (rows, more) = try await tape.store().interactions(matching: scan)
+            for row in rows where !used.contains(row.id ?? 0) {
+                if found.count == query.limit { return (found, true) }
+                found.append(row)
+            }
+            guard more, let last = rows.last?.id else { return (found, false) }
+            scan.afterID = last
+        }
     }
 
     static func interactionQuery(_ request: Request) throws -> CassetteStore.Query {
@@ -227,24 +276,7 @@ struct AdminController: Sendable {
 
     /// `{"fault": SPEC, "count": N}` or `{"fault": SPEC, "rate": R, "seed": S}`.
     static func faultPlan(_ request: Request) async throws -> FaultPlan {
-        let body = try RequestValidator.parseBody(try await request.bodyBytes(upTo: Limits.adminBodyBytes))
-        guard let spec = body["fault"]?.stringValue else { throw APIError.invalidRequest("fault: Field required") }
-        var plan = FaultPlan(faults: try Faults(parsing: spec))
-        if let count = body["count"] {
-            guard let n = count.intValue, n >= 0 else { throw APIError.invalidRequest("count: Input should be a non-negative integer") }
-            plan.count = n
-        }
-        if let rate = body["rate"] {
-            guard let r = rate.doubleValue, (0...1).contains(r) else {
-                throw APIError.invalidRequest("rate: Input should be between 0 and 1")
-            }
-            plan.rate = r
-        }
-        if let seed = body["seed"] {
-            guard let s = seed.intValue else { throw APIError.invalidRequest("seed: Input should be a valid integer") }
-            plan.seed = UInt64(bitPattern: Int64(s))
-        }
-        return plan
+        try FaultPlan(json: try RequestValidator.parseBody(try await request.bodyBytes(upTo: Limits.adminBodyBytes)))
     }
 
     /// The seconds a `POST /_tapedeck/clock` body `{"advance": SECONDS}` moves the clock on by.

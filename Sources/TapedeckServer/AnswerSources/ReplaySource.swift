@@ -50,6 +50,7 @@ final class ReplaySource: AnswerSource {
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         // Exact fingerprints win; hand-written loose fixtures answer only what nothing exact does.
         if let id = try await tape.recordingID(for: request.fingerprint, occurrence: request.occurrence) {
+            tape.counters.markUsed(id)
             let key = PreparedKey(cassette: tape.path, id: id, wantsStream: request.wantsStream)
             if let answer = prepared.value(for: key) { return answer }
             guard let recording = try await tape.recording(id: id) else { return nil }
@@ -63,7 +64,9 @@ final class ReplaySource: AnswerSource {
         // A fixture's answer is completed for each request (its id, model and usage follow the request).
         // Fixtures describe Messages answers: a path Tapedeck does not model has exact recordings only.
         guard !request.isUnmodeled else { return nil }
-        return tape.looseRecording(for: request.body).map { answer($0, to: request) }
+        guard let fixture = tape.looseRecording(for: request.body) else { return nil }
+        if let id = fixture.id { tape.counters.markUsed(id) }
+        return answer(fixture, to: request)
     }
 
     /// What a recording teaches the registry: done once per recording, when its answer is first prepared.

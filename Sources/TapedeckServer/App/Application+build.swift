@@ -59,7 +59,7 @@ public func buildApplication(
         capacity: configuration.maxOpenCassettes)
     let pipeline = Pipeline(configuration: configuration, shelf: shelf, record: record, models: models)
     let reader = RequestReader(
-        maxBodyBytes: configuration.maxBodyBytes, redactor: redactor, matching: matching)
+        maxBodyBytes: configuration.maxBodyBytes, redactor: redactor, matching: matching, settings: pipeline.settings)
     let router = buildRouter(reader: reader, pipeline: pipeline, inspector: inspector)
     let startupLine = configuration.startupLine
     let limiter = ConnectionLimiter(limit: configuration.maxConnections)

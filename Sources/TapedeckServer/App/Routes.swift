@@ -32,6 +32,7 @@ struct Route: Sendable {
     static let misses = admin("misses", [.get])
     static let faults = admin("faults", [.get, .post, .delete])
     static let clock = admin("clock", [.get, .post])
+    static let settings = admin("settings", [.get, .put, .delete])
     static let adminFiles = admin("files", [.get])
     static let inspectorFiles = admin("ui/files", [.get])
     static let inspector = admin("ui", [.get])
@@ -42,7 +43,7 @@ struct Route: Sendable {
     static let all: [Route] = [
         messages, countTokens, models, model, chatCompletions, files, file, fileContent, unmodeled,
         batches, batch, batchCancel, batchResults,
-        health, reset, interactions, interaction, journal, misses, faults, clock, adminBatches, adminFiles,
+        health, reset, interactions, interaction, journal, misses, faults, clock, settings, adminBatches, adminFiles,
         inspector, inspectorInteraction, inspectorJournal, inspectorMisses, inspectorBatches, inspectorFiles,
     ]
 

@@ -36,6 +36,8 @@ struct IncomingRequest: Sendable {
     /// The faults were drawn already, for the call this request is made from (a Chat Completions call's Messages
     /// request): `faults` is all there is, and nothing is drawn from `--fault` again.
     var faultsDrawn = false
+    /// The cassette's own settings (`PUT /_tapedeck/settings`), when it has any: its mode, on-miss and fault plan.
+    var overrides: CassetteOverrides?
 
     init(
         method: String, path: String, query: String? = nil, target: String? = nil, headers: HTTPFields = [:],

@@ -10,21 +10,26 @@ struct RequestReader: Sendable {
     let maxBodyBytes: Int
     let redactor: Redactor
     let matching: Matching
+    /// Cassettes' own settings, whose matching rules replace `matching` for their requests.
+    let settings: CassetteSettingsBook?
     /// API bodies read before, with what they parsed to. Parsing, redaction and fingerprinting are functions of
     /// the bytes, the path and the matcher, so a repeated request (a test suite run again, a load test) skips the
     /// parser and the hash: they were a tenth of a replayed request's time.
     private let parsed = BoundedCache<ParsedKey, Parsed>(budget: Limits.parsedBodyBytes)
 
-    init(maxBodyBytes: Int, redactor: Redactor, matching: Matching) {
+    init(maxBodyBytes: Int, redactor: Redactor, matching: Matching, settings: CassetteSettingsBook? = nil) {
         self.maxBodyBytes = maxBodyBytes
         self.redactor = redactor
         self.matching = matching
+        self.settings = settings
     }
 
     private struct ParsedKey: Hashable, Sendable {
         var body: RawBody
         var path: String
         var claudeCode: Bool
+        /// The cassette settings' generation whose matching rules made it; 0: the server's rules.
+        var rules: Int
     }
 
     private struct Parsed: Sendable {
@@ -60,6 +65,8 @@ struct RequestReader: Sendable {
         if let name, path.hasPrefix("/cassettes/") { path = String(path.dropFirst("/cassettes/".count + name.utf8.count)) }
         let method = request.method.rawValue
         let query = request.uri.query.flatMap { $0.isEmpty ? nil : $0 }
+        let overrides = settings?.overrides(for: name)
+        let matching = overrides?.matching ?? self.matching
         let matcher = matching.matcher(for: request.headers)
         let fingerprint: Fingerprint
         if unmodeled {
@@ -69,7 +76,9 @@ struct RequestReader: Sendable {
                 ignoring: Self.unmodeledIgnoredPaths(matcher))
         } else if hasBody {
             // Only POST routes read a body, so the method is not part of the key.
-            let key = ParsedKey(body: RawBody(bytes: raw), path: path, claudeCode: matching.isClaudeCode(request.headers))
+            let key = ParsedKey(
+                body: RawBody(bytes: raw), path: path, claudeCode: matching.isClaudeCode(request.headers),
+                rules: overrides?.matching == nil ? 0 : overrides?.generation ?? 0)
             let cacheable = raw.count <= Limits.largestParsedBody
             if cacheable, let hit = parsed.value(for: key) {
                 (body, fingerprint) = (hit.body, hit.fingerprint)
@@ -88,6 +97,7 @@ struct RequestReader: Sendable {
             body: body, fingerprint: fingerprint, matcher: matcher, cassette: name, faults: faults, client: context.client,
             trace: context.trace)
         incoming.isUnmodeled = unmodeled
+        incoming.overrides = overrides
         context.trace.update {
             $0.path = path
             $0.fingerprint = incoming.fingerprint.hex

@@ -33,6 +33,8 @@ final class Pipeline: Sendable {
     let caches: PromptCacheBook
     /// Each cassette's rate-limit budget; `nil` with `--rate-limit off`.
     let limiter: RateLimiter?
+    /// Cassettes' own settings (`PUT /_tapedeck/settings`), which intake and the policy consult.
+    let settings: CassetteSettingsBook
     /// The policy's plans for this server's mode and on-miss, made once: one per kind of fallback.
     private let plans: [SourceKind: [Policy.Step]]
 
@@ -50,6 +52,7 @@ final class Pipeline: Sendable {
         self.replay = ReplaySource(pace: configuration.pace, speed: configuration.speed, models: models, caches: caches)
         self.faults = FaultSchedule(plan: configuration.fault)
         self.journal = Journal(capacity: configuration.journalSize)
+        self.settings = CassetteSettingsBook(configuration: configuration, canRecord: record != nil)
         var plans: [SourceKind: [Policy.Step]] = [:]
         for fallback in SourceKind.fallbacks {
             plans[fallback] = Policy.plan(
@@ -62,7 +65,8 @@ final class Pipeline: Sendable {
     func answer(_ request: IncomingRequest, fallback: some AnswerSource) async throws -> Answer {
         var request = request
         let tape = try await shelf.tape(named: request.cassette)
-        let faults = request.faults ?? (request.faultsDrawn ? nil : self.faults.draw(for: request.fingerprint))
+        let schedule = request.overrides?.faults ?? self.faults
+        let faults = request.faults ?? (request.faultsDrawn ? nil : schedule.draw(for: request.fingerprint))
         if let faults {
             // The sources see drawn faults too: a forced stop reason shapes the answer they make.
             request.faults = faults
@@ -99,7 +103,7 @@ final class Pipeline: Sendable {
         var request = request
         request.occurrence = tape.nextOccurrence(of: request.fingerprint)
         request.trace.update { [occurrence = request.occurrence] in $0.occurrence = occurrence }
-        for step in plans[fallback.kind] ?? [] {
+        for step in (request.overrides?.plans ?? plans)[fallback.kind] ?? [] {
             switch step {
             case .ask(.replay):
                 if let answer = try await replay.answer(request, tape: tape) { return answer }

@@ -17,6 +17,27 @@ public struct FaultPlan: Sendable {
         self.seed = seed
     }
 
+    /// `{"fault": SPEC, "count": N}` or `{"fault": SPEC, "rate": R, "seed": S}`, as `POST /_tapedeck/faults` and a
+    /// cassette's settings take it.
+    init(json body: JSONObject) throws(APIError) {
+        guard let spec = body["fault"]?.stringValue else { throw .invalidRequest("fault: Field required") }
+        self.init(faults: try Faults(parsing: spec))
+        if let count = body["count"] {
+            guard let n = count.intValue, n >= 0 else { throw .invalidRequest("count: Input should be a non-negative integer") }
+            self.count = n
+        }
+        if let rate = body["rate"] {
+            guard let r = rate.doubleValue, (0...1).contains(r) else {
+                throw .invalidRequest("rate: Input should be between 0 and 1")
+            }
+            self.rate = r
+        }
+        if let seed = body["seed"] {
+            guard let s = seed.intValue else { throw .invalidRequest("seed: Input should be a valid integer") }
+            self.seed = UInt64(bitPattern: Int64(s))
+        }
+    }
+
     /// The setting as the admin API shows it; `remaining` is what is left of `count`.
     func json(remaining: Int?) -> JSONValue {
         var object: JSONObject = ["fault": .string(faults.description)]
