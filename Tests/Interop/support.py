@@ -313,6 +313,24 @@ def start_tapedeck(*args: str, env: Optional[dict] = None, cwd: Optional[Path] =
             yield server
 
 
+def import_fixtures(cassette: Path, *fixtures: dict) -> Path:
+    """Writes `fixtures` (hand-written interactions, docs: README "Cassette tools") into `cassette` with
+    `tapedeck cassette import`, and returns the cassette."""
+    import json
+
+    jsonl = cassette.with_name(cassette.stem + ".fixtures.jsonl")
+    jsonl.write_text("".join(json.dumps(f) + "\n" for f in fixtures))
+    try:
+        p = subprocess.run(
+            [str(tapedeck_binary()), "cassette", "import", str(jsonl), "--into", str(cassette)],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )
+    finally:
+        jsonl.unlink()
+    assert p.returncode == 0, p.stdout + p.stderr
+    return cassette
+
+
 def make_client(base_url: str, **kwargs) -> anthropic.Anthropic:
     options = dict(api_key="test-key", max_retries=0, timeout=REQUEST_TIMEOUT)
     options.update(kwargs)

@@ -40,6 +40,7 @@ from support import (
     START_TIMEOUT,
     TapedeckServer,
     _spawn,
+    import_fixtures,
     make_client,
     start_fake_upstream,
     start_tapedeck,
@@ -498,14 +499,10 @@ PING_ANSWER = "Pong."
 def ping_cassette(tmp_path_factory) -> Path:
     """A cassette with one interaction, built with `tapedeck cassette import` from a hand-written line."""
     root = tmp_path_factory.mktemp("ping")
-    jsonl = root / "ping.jsonl"
-    jsonl.write_text(json.dumps({"request": {"body": PING}, "response": {"message": {
-        "content": [{"type": "text", "text": PING_ANSWER}]}}}) + "\n")
-    cassette = root / "ping.sqlite"
-    p = subprocess.run([str(tapedeck_binary()), "cassette", "import", str(jsonl), "--into", str(cassette)],
-                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert p.returncode == 0, p.stdout + p.stderr
-    return cassette
+    return import_fixtures(
+        root / "ping.sqlite",
+        {"request": {"body": PING}, "response": {"message": {"content": [{"type": "text", "text": PING_ANSWER}]}}},
+    )
 
 
 def copy_of(cassette: Path, tmp_path: Path) -> Path:

@@ -198,22 +198,12 @@ def test_off_sends_no_rate_limit_headers():
 
 
 def test_fixture_answers_account_the_cache_too(tmp_path):
-    import json
-    import subprocess
+    from support import import_fixtures
 
-    from support import tapedeck_binary
-
-    jsonl = tmp_path / "fixture.jsonl"
-    jsonl.write_text(
-        json.dumps({"match": {"last_user": "cached fixture"}, "response": {"message": {"content": [{"text": "Hi"}]}}})
-        + "\n"
+    cassette = import_fixtures(
+        tmp_path / "fixture.sqlite",
+        {"match": {"last_user": "cached fixture"}, "response": {"message": {"content": [{"text": "Hi"}]}}},
     )
-    cassette = tmp_path / "fixture.sqlite"
-    p = subprocess.run(
-        [str(tapedeck_binary()), "cassette", "import", str(jsonl), "--into", str(cassette)],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )
-    assert p.returncode == 0, p.stdout + p.stderr
     with start_tapedeck("--cassette", str(cassette), "--clock", "manual") as server:
         client = make_client(server.base_url)
         first = client.messages.with_raw_response.create(**cached_system("cached fixture"))

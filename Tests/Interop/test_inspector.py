@@ -22,7 +22,7 @@ import anthropic
 import httpx
 import pytest
 
-from support import MODEL, REPO_ROOT, REQUEST_TIMEOUT, TapedeckServer, make_client, start_tapedeck, tapedeck_binary, user
+from support import MODEL, REPO_ROOT, REQUEST_TIMEOUT, TapedeckServer, import_fixtures, make_client, start_tapedeck, user
 
 DEMO_SQLITE = REPO_ROOT / "cassettes" / "demo.sqlite"
 DEMO_JSONL = REPO_ROOT / "cassettes" / "demo.jsonl"
@@ -242,14 +242,10 @@ def shelf_dir(tmp_path_factory) -> Path:
     """A copy of the demo cassette, and a per-test cassette `mine` (one hand-written fixture) next to it."""
     root = tmp_path_factory.mktemp("inspector")
     shutil.copyfile(DEMO_SQLITE, root / "demo.sqlite")
-    jsonl = root / "mine.jsonl"
-    jsonl.write_text(json.dumps({
+    import_fixtures(root / "mine.sqlite", {
         "request": {"body": {"model": MODEL, "max_tokens": 256, "messages": user("Only in mine?")}},
         "response": {"message": {"content": [{"type": "text", "text": "Yes, only in mine."}]}},
-    }) + "\n")
-    p = subprocess.run([str(tapedeck_binary()), "cassette", "import", str(jsonl), "--into", str(root / "mine.sqlite")],
-                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert p.returncode == 0, p.stdout + p.stderr
+    })
     return root
 
 

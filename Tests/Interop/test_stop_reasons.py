@@ -4,14 +4,12 @@ and as a stream; each parses in the SDK's types."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from support import MODEL, SDK_MAJOR, TapedeckServer, make_client, start_tapedeck, tapedeck_binary, user
+from support import MODEL, SDK_MAJOR, TapedeckServer, import_fixtures, make_client, start_tapedeck, user
 
 
 def ask(client, fault: str, stream: bool, **extra):
@@ -61,28 +59,19 @@ def test_unknown_refusal_category_is_a_400(tapedeck: TapedeckServer):
 @pytest.fixture(scope="module")
 def refusing(tmp_path_factory) -> Iterator[TapedeckServer]:
     root = tmp_path_factory.mktemp("refusal")
-    jsonl = root / "refusal.jsonl"
-    jsonl.write_text(
-        json.dumps(
-            {
-                "match": {"last_user": "refuse me"},
-                "response": {
-                    "message": {
-                        "content": [{"type": "text", "text": "I can't help"}],
-                        "stop_reason": "refusal",
-                        "stop_details": {"type": "refusal", "category": "bio", "explanation": None},
-                    }
-                },
-            }
-        )
-        + "\n"
+    cassette = import_fixtures(
+        root / "refusal.sqlite",
+        {
+            "match": {"last_user": "refuse me"},
+            "response": {
+                "message": {
+                    "content": [{"type": "text", "text": "I can't help"}],
+                    "stop_reason": "refusal",
+                    "stop_details": {"type": "refusal", "category": "bio", "explanation": None},
+                }
+            },
+        }
     )
-    cassette = root / "refusal.sqlite"
-    p = subprocess.run(
-        [str(tapedeck_binary()), "cassette", "import", str(jsonl), "--into", str(cassette)],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )
-    assert p.returncode == 0, p.stdout + p.stderr
     with start_tapedeck("--cassette", str(cassette)) as server:
         yield server
 
