@@ -1,8 +1,7 @@
 """Run the recipes in ``docs/recipes`` that can run here, and keep their Markdown in step with the code.
 
-* The pytest recipe (``docs/recipes/pytest``) runs in a child ``python -m pytest`` on a copy in ``tmp_path``
-  (its fixture creates ``cassettes/`` next to its conftest), with ``TAPEDECK_BIN`` set to the binary under test:
-  once replaying offline, once recording from the fake upstream and then replaying under ``CI=true``.
+* The pytest recipe shows the sample project (``python/examples/assistant``) verbatim; the project itself runs
+  through the plugin from the built wheel (``python/tests/test_plugin.py``, from ``.ci/run``).
 * ``docs/recipes/curl.sh`` runs against a server on a copy of ``cassettes/demo.sqlite``.
 * The demo recipe's server command starts and answers from the demo cassette.
 """
@@ -15,7 +14,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -23,20 +21,11 @@ from typing import Optional
 import httpx
 import pytest
 
-from support import REPO_ROOT, REQUEST_TIMEOUT, start_fake_upstream, start_tapedeck, tapedeck_binary
+from support import REPO_ROOT, REQUEST_TIMEOUT, start_tapedeck, tapedeck_binary
 
 RECIPES = REPO_ROOT / "docs" / "recipes"
 DEMO_SQLITE = REPO_ROOT / "cassettes" / "demo.sqlite"
 RUN_TIMEOUT = 300  # seconds for one child pytest or curl.sh run
-
-# The recipe's tests and the cassette each one uses: its node id with other characters than [A-Za-z0-9_-] made `_`.
-RECIPE_TESTS = {
-    "test_example.py::test_summarize": "test_example_py_test_summarize",
-    "test_example.py::test_stream": "test_example_py_test_stream",
-    "test_example.py::test_capital[Paris]": "test_example_py_test_capital_Paris",
-    "test_example.py::test_capital[Tokyo]": "test_example_py_test_capital_Tokyo",
-    "test_example.py::test_cassette_from_base_url": "test_example_py_test_cassette_from_base_url",
-}
 
 DEMO_COMMAND = "tapedeck serve --cassette cassettes/demo.sqlite --pace recorded --on-miss synthesize"
 
@@ -59,33 +48,6 @@ def child_env(**changes: Optional[str]) -> dict:
     return env
 
 
-def copy_pytest_recipe(tmp_path: Path) -> Path:
-    copy = tmp_path / "recipe"
-    shutil.copytree(RECIPES / "pytest", copy, ignore=shutil.ignore_patterns("__pycache__", "cassettes", ".pytest_cache"))
-    return copy
-
-
-def run_pytest_recipe(recipe: Path, *args: str, env: dict) -> tuple[subprocess.CompletedProcess, str]:
-    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-W", "ignore::DeprecationWarning", *args]
-    p = subprocess.run(
-        argv, cwd=recipe, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL
-    )
-    return p, f"$ {' '.join(argv)}\n--- stdout ---\n{p.stdout}\n--- stderr ---\n{p.stderr}"
-
-
-def assert_passed(output: str, node_ids) -> None:
-    for node_id in node_ids:
-        assert re.search(rf"^PASSED {re.escape(node_id)}$", output, re.M), f"{node_id} did not pass\n{output}"
-
-
-def export_lines(cassette: Path) -> list[str]:
-    p = subprocess.run(
-        [str(tapedeck_binary()), "cassette", "export", str(cassette)], capture_output=True, text=True, timeout=60
-    )
-    assert p.returncode == 0, p.stderr
-    return p.stdout.splitlines()
-
-
 def code_blocks(markdown: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", markdown, re.S | re.M)
 
@@ -93,57 +55,14 @@ def code_blocks(markdown: str, language: str) -> list[str]:
 # -- the pytest recipe -------------------------------------------------------------
 
 
-def test_pytest_recipe_replays_offline_with_synthetic_answers(tmp_path):
-    recipe = copy_pytest_recipe(tmp_path)
-    env = child_env(TAPEDECK_ON_MISS="synthesize")
-    p, output = run_pytest_recipe(recipe, env=env)
-    assert p.returncode == 0, output
-    assert_passed(output, RECIPE_TESTS)
-    # Replay never creates a cassette.
-    assert not list((recipe / "cassettes").glob("*.sqlite")), output
-
-
-def test_pytest_recipe_records_one_cassette_per_test_then_replays_them_in_ci(tmp_path):
-    recipe = copy_pytest_recipe(tmp_path)
-    cassettes = recipe / "cassettes"
-    with start_fake_upstream() as fake:
-        env = child_env(TAPEDECK_MODE="auto", TAPEDECK_UPSTREAM=fake.base_url, TAPEDECK_ALLOW_UPSTREAM_IN_CI="true")
-        p, output = run_pytest_recipe(recipe, env=env)
-    assert p.returncode == 0, output
-    assert_passed(output, RECIPE_TESTS)
-
-    per_test = {f"{name}.sqlite" for name in RECIPE_TESTS.values()}
-    files = {f.name for f in cassettes.glob("*.sqlite")}
-    assert per_test <= files, f"missing per-test cassettes: {sorted(per_test - files)}; found {sorted(files)}"
-    assert files <= per_test | {"default.sqlite"}, f"unexpected cassettes: {sorted(files - per_test)}"
-    recorded = {name: export_lines(cassettes / name) for name in sorted(per_test)}
-    for name, lines in recorded.items():
-        assert len(lines) == 1, f"{name} holds {len(lines)} interactions, not 1"
-    if (cassettes / "default.sqlite").exists():
-        assert export_lines(cassettes / "default.sqlite") == [], "a request went to the shared cassette"
-
-    # The fake upstream is gone; CI=true means replay, and a miss is an error.
-    p, output = run_pytest_recipe(recipe, env=child_env(CI="true"))
-    assert p.returncode == 0, output
-    assert_passed(output, RECIPE_TESTS)
-    assert {name: export_lines(cassettes / name) for name in sorted(per_test)} == recorded, "replay changed a cassette"
-
-
-def test_pytest_recipe_markdown_holds_the_files_verbatim():
+def test_pytest_recipe_markdown_holds_the_sample_project_verbatim():
+    # The sample project itself runs through the plugin from the built wheel (python/tests, from .ci/run).
     markdown = (RECIPES / "pytest.md").read_text()
-    blocks = code_blocks(markdown, "python")
-    for name in ("conftest.py", "test_example.py"):
-        text = (RECIPES / "pytest" / name).read_text()
-        assert text in blocks, f"docs/recipes/pytest.md does not hold pytest/{name} verbatim"
-
-
-def test_the_conftest_honours_tapedeck_bin(tmp_path):
-    recipe = copy_pytest_recipe(tmp_path)
-    env = child_env()
-    env["TAPEDECK_BIN"] = str(tmp_path / "no-such-tapedeck")
-    p, output = run_pytest_recipe(recipe, "-x", env=env)
-    assert p.returncode != 0, output
-    assert "no-such-tapedeck not found" in output, output
+    blocks = code_blocks(markdown, "python") + code_blocks(markdown, "ini")
+    sample = REPO_ROOT / "python" / "examples" / "assistant"
+    for name in ("tests/test_assistant.py", "assistant.py", "pytest.ini"):
+        text = (sample / name).read_text()
+        assert text in blocks, f"docs/recipes/pytest.md does not hold python/examples/assistant/{name} verbatim"
 
 
 # -- curl.sh -----------------------------------------------------------------------
