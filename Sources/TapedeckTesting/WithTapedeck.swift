@@ -43,6 +43,20 @@ public func withTapedeck<T>(
     return try await withTapedeck(configuration, isolation: isolation, body)
 }
 
+/// Runs Tapedeck in-process for the scope of `body` with the cassette at a file URL (`Bundle.module.url(forResource:
+/// withExtension:)`, `URL(fileURLWithPath:)`); otherwise as `withTapedeck(cassette:mode:upstream:configure:_:)` with a path.
+public func withTapedeck<T>(
+    cassette: URL, mode: TapedeckConfiguration.Mode? = nil, upstream: String? = nil,
+    configure: (inout TapedeckConfiguration) -> Void = { _ in }, isolation: isolated (any Actor)? = #isolation,
+    _ body: (URL) async throws -> T
+) async throws -> T {
+    guard cassette.isFileURL else {
+        throw TapedeckTestingError(.missingCassette, "The cassette \(cassette.absoluteString) is not a file URL.")
+    }
+    return try await withTapedeck(
+        cassette: cassette.path, mode: mode, upstream: upstream, configure: configure, isolation: isolation, body)
+}
+
 /// Runs Tapedeck in-process with exactly `configuration` for the scope of `body`, which gets the server's base URL.
 ///
 /// For full control: nothing is read from the environment and nothing is checked beyond what `tapedeck serve`

@@ -21,6 +21,22 @@ struct WithTapedeckTests {
         }
     }
 
+    @Test func aCassetteCanBeAFileURL() async throws {
+        try await withTemporaryDirectory { directory in
+            let cassette = URL(fileURLWithPath: try demoCassette(in: directory))
+            let recording = try #require(try await firstRecording(in: cassette.path))
+            let reply = try await withTapedeck(cassette: cassette, mode: .replay) { baseURL in
+                try await post(baseURL, recording.path, body: recording.requestBody)
+            }
+            #expect(reply.body == recording.responseBody)
+            let remote = try #require(URL(string: "https://example.com/c.sqlite"))
+            let error = await #expect(throws: TapedeckTestingError.self) {
+                try await withTapedeck(cassette: remote, mode: .replay) { _ in Issue.record("the body ran") }
+            }
+            #expect(error?.description.contains("not a file URL") == true)
+        }
+    }
+
     @Test func aMissAnswersTheAPIs404() async throws {
         try await withTemporaryDirectory { directory in
             let cassette = try demoCassette(in: directory)
