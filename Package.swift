@@ -91,8 +91,10 @@ let package = Package(
         .target(
             name: "TapedeckTesting",
             dependencies: [
-                "TapedeckServer",
+                "TapedeckServer", "MessagesAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -10,7 +10,9 @@ public struct TapedeckTestingError: Error, CustomStringConvertible, Equatable {
         case upstreamInCI
         /// `TAPEDECK_MODE` is not `replay`, `record` or `auto`.
         case unknownMode
-        /// The server ended before it accepted a connection.
+        /// Requests in the scope matched no recording and were answered with the API's 404 (`onMiss = .error`).
+        case unansweredRequests
+        /// The server ended before it accepted a connection, or could not be asked about the scope.
         case stoppedBeforeRunning
     }
 

@@ -27,11 +27,13 @@ import TapedeckServer
 ///   - upstream: Where `.record` and `.auto` send requests. `nil`: `TAPEDECK_UPSTREAM`, else the Anthropic API.
 ///     A request without a key gets `TAPEDECK_UPSTREAM_KEY` or `ANTHROPIC_API_KEY`.
 ///   - configure: Adjusts the rest of the configuration (`matchIgnore`, `fault`, `onMiss`, …). A request nothing
-///     recorded answers gets the API's 404 naming the closest recording (`onMiss = .error`): a test should not
-///     pass on an invented answer. Set `onMiss = .synthesize` for Tapedeck's synthetic answers instead.
-/// - Throws: `TapedeckTestingError` when replay finds no cassette file or `CI=true` forbids the upstream
-///   (as `tapedeck serve` does, unless `TAPEDECK_ALLOW_UPSTREAM_IN_CI=true`); the server's `ConfigurationError`
-///   for a file that is not a cassette; any error `body` throws.
+///     recorded answers gets the API's 404 naming the closest recording (`onMiss = .error`), and the scope then
+///     throws even if `body` returned: a test should not pass on a cassette that lacks what it asked for, nor on an
+///     invented answer. Set `onMiss = .synthesize` for Tapedeck's synthetic answers instead.
+/// - Throws: `TapedeckTestingError` when replay finds no cassette file, `CI=true` forbids the upstream
+///   (as `tapedeck serve` does, unless `TAPEDECK_ALLOW_UPSTREAM_IN_CI=true`), or requests got the miss 404
+///   (`.unansweredRequests`, each with why nothing matched); the server's `ConfigurationError` for a file that is
+///   not a cassette; any error `body` throws (rethrown as is).
 public func withTapedeck<T>(
     cassette: String, mode: TapedeckConfiguration.Mode? = nil, upstream: String? = nil,
     configure: (inout TapedeckConfiguration) -> Void = { _ in }, filePath: StaticString = #filePath,
@@ -40,7 +42,20 @@ public func withTapedeck<T>(
     let configuration = try TapedeckConfiguration.testing(
         cassette: cassette, mode: mode, upstream: upstream, relativeTo: "\(filePath)",
         environment: ProcessInfo.processInfo.environment, configure)
-    return try await withTapedeck(configuration, isolation: isolation, body)
+    return try await withTapedeck(configuration, isolation: isolation) { baseURL in
+        let value = try await body(baseURL)
+        // Checked after a body that passed: an app that swallowed the 404 must not make a test pass on a cassette
+        // that lacks what it asked for.
+        let unanswered = try await configuration.unansweredRequests(at: baseURL)
+        guard unanswered.isEmpty else {
+            throw TapedeckTestingError(
+                .unansweredRequests,
+                "\(unanswered.count) request(s) matched nothing in \(configuration.cassettePath) and got the API's 404:\n"
+                    + unanswered.map { "- \($0)" }.joined(separator: "\n")
+                    + "\nRecord them (TAPEDECK_MODE=auto records only what is missing), or set onMiss = .synthesize.")
+        }
+        return value
+    }
 }
 
 /// Runs Tapedeck in-process for the scope of `body` with the cassette at a file URL (`Bundle.module.url(forResource:

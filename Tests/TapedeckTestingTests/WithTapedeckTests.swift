@@ -37,14 +37,34 @@ struct WithTapedeckTests {
         }
     }
 
-    @Test func aMissAnswersTheAPIs404() async throws {
+    @Test func aMissIsThe404AndFailsTheScopeWithItsExplanation() async throws {
         try await withTemporaryDirectory { directory in
             let cassette = try demoCassette(in: directory)
-            let reply = try await withTapedeck(cassette: cassette, mode: .replay) { baseURL in
-                try await post(baseURL, "/v1/messages", body: scenarioRequest("never recorded", stream: false))
+            let seen = Shared<Reply?>(nil)
+            // The body swallows the 404 and returns: the scope still throws.
+            let error = await #expect(throws: TapedeckTestingError.self) {
+                try await withTapedeck(cassette: cassette, mode: .replay) { baseURL in
+                    let reply = try await post(baseURL, "/v1/messages", body: scenarioRequest("never recorded", stream: false))
+                    seen.update { $0 = reply }
+                }
             }
+            let reply = try #require(seen.current)
             #expect(reply.status == 404)
             #expect(String(decoding: reply.body, as: UTF8.self).contains("not_found_error"))
+            #expect(error?.code == .unansweredRequests)
+            #expect(error?.description.contains("1 request(s) matched nothing in \(cassette)") == true)
+            #expect(error?.description.contains("POST /v1/messages: no recorded interaction matches; closest differs at") == true)
+        }
+    }
+
+    @Test func synthesisAnswersAMissWithoutFailingTheScope() async throws {
+        try await withTemporaryDirectory { directory in
+            let cassette = try demoCassette(in: directory)
+            let reply = try await withTapedeck(cassette: cassette, mode: .replay, configure: { $0.onMiss = .synthesize }) { baseURL in
+                try await post(baseURL, "/v1/messages", body: scenarioRequest("never recorded", stream: false))
+            }
+            #expect(reply.status == 200)
+            #expect(reply.header("tapedeck-source") == "synthesized")
         }
     }
 
