@@ -70,7 +70,7 @@ struct WithTapedeckTests {
 
     @Test func recordsFromTheUpstreamThenReplaysOffline() async throws {
         try await withTemporaryDirectory { directory in
-            let cassette = directory.file("recorded.sqlite")
+            let cassette = directory.file("Cassettes/recorded.sqlite")  // record makes the folder
             let request = scenarioRequest("text", stream: true)
             let recorded = try await FakeUpstream.withRunning { fake, upstream in
                 // The environment is given, not read: under CI=true (as CI runs) record mode would be refused.
