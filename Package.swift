@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "tapedeck", targets: ["tapedeck"]),
         .library(name: "TapedeckServer", targets: ["TapedeckServer"]),
+        .library(name: "TapedeckTesting", targets: ["TapedeckTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
@@ -86,11 +87,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "tapedeck", dependencies: ["TapedeckCLI"], swiftSettings: swiftSettings),
+        // `withTapedeck`: the server in-process for the scope of a test, for Swift apps' test suites.
+        .target(
+            name: "TapedeckTesting",
+            dependencies: [
+                "TapedeckServer", "MessagesAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A fake upstream and helpers shared by the test suites.
         .target(
             name: "TapedeckTestSupport",
             dependencies: [
-                "MessagesAPI",
+                "MessagesAPI", "TapedeckTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -136,9 +150,18 @@ let package = Package(
         .testTarget(
             name: "TapedeckServerTests",
             dependencies: [
-                "TapedeckServer", "TapedeckTestSupport", "MessagesAPI", "Cassette",
+                "TapedeckServer", "TapedeckTesting", "TapedeckTestSupport", "MessagesAPI", "Cassette",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TapedeckTestingTests",
+            dependencies: [
+                "TapedeckTesting", "TapedeckTestSupport", "Cassette",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,10 +1,10 @@
 import HTTPTypes
 public import Hummingbird
-public import Logging
+import Logging
 import MessagesAPI
 import NIOCore
-public import ServiceLifecycle
 import Synchronization
+import TapedeckTesting
 
 /// A stand-in for the real API on loopback, for recording tests: it answers with real-shaped streams written in
 /// odd pieces, and misbehaves on request.
@@ -325,31 +325,6 @@ extension FakeUpstream {
         // Opening the gate first lets a held-back stream finish, so shutdown never waits on it.
         return try await withServing(app, ports: ports, logger: logger, beforeShutdown: { fake.gate.open() }) { port in
             try await body(fake, "http://127.0.0.1:\(port)")
-        }
-    }
-}
-
-/// Runs `service` (an application) for the duration of `body`, which gets the port the service reports on `ports`;
-/// then shuts it down gracefully and waits for it.
-public func withServing<T: Sendable>(
-    _ service: some Service, ports: AsyncStream<Int>, logger: Logger, beforeShutdown: @Sendable () -> Void = {},
-    _ body: (Int) async throws -> T
-) async throws -> T {
-    let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: logger)
-    return try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw FakeUpstreamError.hungUp }
-        do {
-            let result = try await body(port)
-            beforeShutdown()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return result
-        } catch {
-            beforeShutdown()
-            await group.triggerGracefulShutdown()
-            throw error
         }
     }
 }

@@ -9,6 +9,7 @@ import NIOCore
 import NIOHTTP1
 import TapedeckServer
 import TapedeckTestSupport
+import TapedeckTesting
 import Testing
 
 /// A configuration for tests: a free port, quiet logs.
@@ -87,11 +88,10 @@ func expectEnvelope(
     #expect(json["request_id"]?.stringValue == requestID, sourceLocation: sourceLocation)
 }
 
-/// Runs tapedeck on a free loopback port for the duration of `body`, which gets its base URL.
+/// Runs tapedeck on a free loopback port for the duration of `body`, which gets its base URL as a string (the
+/// tests append paths to it): the library's `withTapedeck`.
 func withTapedeck<T: Sendable>(_ configuration: TapedeckConfiguration, _ body: @Sendable (String) async throws -> T) async throws -> T {
-    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let app = try await buildApplication(configuration: configuration, logger: testLogger) { continuation.yield($0.port) }
-    return try await withServing(app, ports: ports, logger: testLogger) { port in try await body("http://127.0.0.1:\(port)") }
+    try await TapedeckTesting.withTapedeck(configuration) { url in try await body(url.absoluteString) }
 }
 
 /// A response read to the end.
