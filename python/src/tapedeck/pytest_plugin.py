@@ -463,6 +463,8 @@ def _report_misses(state: _Session, test: _TestState, report: pytest.TestReport,
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state: _Session = session.config.stash[_state_key]
+    if _is_xdist_controller(session.config):
+        return  # _XdistController judges from the workers' reports
     if state.strict:
         try:
             state.find_stale()
