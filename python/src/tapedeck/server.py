@@ -6,7 +6,7 @@ import json
 import os
 import re
 import subprocess
-import time
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,6 +41,7 @@ class Server:
     env: dict[str, str] | None = None
     url: str = ""
     _process: subprocess.Popen | None = None
+    _copier: threading.Thread | None = None
 
     def start(self, timeout: float = 30) -> str:
         binary = find_binary()
@@ -55,26 +56,36 @@ class Server:
         if self.upstream:
             argv += ["--upstream", self.upstream]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "wb")
         try:
             self._process = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env
             )
         except OSError as error:
-            log.close()
             raise ServerError(f"cannot run {binary}: {error.strerror}") from None
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = _STARTUP_LINE.search(self.log_text(0, 4096))
-            if match:
-                self.url = match.group(1)
-                return self.url
-            if self._process.poll() is not None:
+        started = threading.Event()
+        self._copier = threading.Thread(target=self._copy_log, args=(self._process.stdout, started), daemon=True)
+        self._copier.start()
+        # Set by the copier on the start-up line, or when the output ends (the server exited).
+        if not started.wait(timeout) or not self.url:
+            if started.is_set():
+                self._process.wait()
                 raise ServerError(f"tapedeck did not start: {self._last_words()}")
-            time.sleep(0.02)  # polling a child's log file: there is nothing to wait on
-        self.stop()
-        raise ServerError(f"tapedeck did not start within {timeout:.0f} s: {self._last_words()}")
+            self.stop()
+            raise ServerError(f"tapedeck did not start within {timeout:.0f} s: {self._last_words()}")
+        return self.url
+
+    def _copy_log(self, output, started: threading.Event) -> None:
+        """Copies the server's output into the log file, line by line, noting the address from the start-up line."""
+        with open(self.log_path, "wb") as log:
+            for line in output:
+                log.write(line)
+                log.flush()
+                if not started.is_set():
+                    match = _STARTUP_LINE.search(line.decode("utf-8", "replace"))
+                    if match:
+                        self.url = match.group(1)
+                        started.set()
+        started.set()
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -86,6 +97,8 @@ class Server:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if self._copier is not None:
+            self._copier.join(timeout=10)  # the log is complete once the output has ended
 
     @property
     def running(self) -> bool:
