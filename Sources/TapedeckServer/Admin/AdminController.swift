@@ -148,8 +148,9 @@ struct AdminController: Sendable {
     /// The cassette's settings in force (`GET`, and the answer to `PUT` and `DELETE`).
     func settings(_ request: Request) throws -> Response {
         let name = try Self.cassetteName(request) ?? Shelf.defaultName
-        let settings = pipeline.settings.overrides(for: name)?.settings ?? CassetteSettings()
-        var object = settings.json(server: pipeline.configuration).objectValue ?? [:]
+        let overrides = pipeline.settings.overrides(for: name)
+        let settings = overrides?.settings ?? CassetteSettings()
+        var object = settings.json(server: pipeline.configuration, faults: overrides?.faults).objectValue ?? [:]
         object["cassette"] = .string(name)
         return Self.json(.object(object))
     }

@@ -50,9 +50,11 @@ final class ReplaySource: AnswerSource {
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         // Exact fingerprints win; hand-written loose fixtures answer only what nothing exact does.
         if let id = try await tape.recordingID(for: request.fingerprint, occurrence: request.occurrence) {
-            tape.counters.markUsed(id)
             let key = PreparedKey(cassette: tape.path, id: id, wantsStream: request.wantsStream)
+            // A prepared answer was marked used when it was prepared, and stays used for the run (the counters
+            // outlive a closed tape), so a hit takes no lock for it.
             if let answer = prepared.value(for: key) { return answer }
+            tape.counters.markUsed(id)
             guard let recording = try await tape.recording(id: id) else { return nil }
             learnModels(from: recording)
             // Everything an exact recording's answer depends on is in the key: the recording, the style, and the

@@ -53,14 +53,16 @@ struct CassetteSettings: Sendable {
 
     init() {}
 
-    /// The settings in force for the cassette: these, else the server's.
-    func json(server configuration: TapedeckConfiguration) -> JSONValue {
+    /// The settings in force for the cassette: these, else the server's. `faults`: the cassette's schedule, which
+    /// knows what is left of a count.
+    func json(server configuration: TapedeckConfiguration, faults: FaultSchedule? = nil) -> JSONValue {
         [
             "mode": .string((mode ?? configuration.mode).rawValue),
             "on_miss": .string((onMiss ?? configuration.onMiss).rawValue),
             "match_ignore": .array((matchIgnore ?? configuration.matchIgnore).map { .string("$." + $0.description) }),
             "match_profile": (matchProfile ?? configuration.matchProfile).map { .string($0.rawValue) } ?? .null,
-            "fault": (fault ?? configuration.fault).map { $0.json(remaining: $0.count) } ?? .null,
+            "fault": faults.map { $0.json["fault"] == .null ? .null : $0.json }
+                ?? (fault ?? configuration.fault).map { $0.json(remaining: $0.count) } ?? .null,
             "overridden": .array(overridden.map(JSONValue.string)),
         ]
     }
@@ -122,6 +124,9 @@ final class CassetteSettingsBook: Sendable {
     }
 
     private let state = Mutex(State())
+    /// How many cassettes have settings: while none do (a server no test runner drives), a request reads this
+    /// and takes no lock.
+    private let count = Atomic<Int>(0)
     let configuration: TapedeckConfiguration
     /// Whether the server has an upstream: a cassette may be set to record only then.
     let canRecord: Bool
@@ -133,7 +138,8 @@ final class CassetteSettingsBook: Sendable {
 
     /// The settings of the cassette `name` (`nil`: the default one), if any were set.
     func overrides(for name: String?) -> CassetteOverrides? {
-        state.withLock { state in state.overrides.isEmpty ? nil : state.overrides[name ?? Shelf.defaultName] }
+        guard count.load(ordering: .acquiring) > 0 else { return nil }
+        return state.withLock { $0.overrides[name ?? Shelf.defaultName] }
     }
 
     /// Replaces the cassette's settings; refused when they ask for an upstream this server does not have.
@@ -154,10 +160,20 @@ final class CassetteSettingsBook: Sendable {
         } catch let error as ConfigurationError {
             throw APIError.invalidRequest(error.description)
         }
-        state.withLock { $0.overrides[name] = made }
+        state.withLock { state in
+            // Two PUTs at once: the later one made wins, whichever stores first.
+            guard (state.overrides[name]?.generation ?? 0) < made.generation else { return }
+            state.overrides[name] = made
+            count.store(state.overrides.count, ordering: .releasing)
+        }
         return made
     }
 
     /// Forgets the cassette's settings: it is served with the server's again.
-    func clear(_ name: String) { _ = state.withLock { $0.overrides.removeValue(forKey: name) } }
+    func clear(_ name: String) {
+        state.withLock { state in
+            state.overrides[name] = nil
+            count.store(state.overrides.count, ordering: .releasing)
+        }
+    }
 }
