@@ -7,8 +7,8 @@ struct PhraseTable<Value: Sendable>: Sendable {
     }
 
     private let byFirstWord: [String: [Phrase]]
-    /// Every phrase, for matching at the end of a list of words.
-    private let all: [Phrase]
+    /// The same phrases by their last word, for matching at the end of a list of words.
+    private let byLastWord: [String: [Phrase]]
 
     init(_ phrases: [(String, Value)]) {
         var all: [Phrase] = []
@@ -19,12 +19,14 @@ struct PhraseTable<Value: Sendable>: Sendable {
         // Longest first, so "how do i" wins over "how do"; equal lengths keep the file's order.
         all = all.enumerated().sorted { ($0.element.words.count, $1.offset) > ($1.element.words.count, $0.offset) }.map(\.element)
         var byFirstWord: [String: [Phrase]] = [:]
-        for phrase in all { byFirstWord[phrase.words[0], default: []].append(phrase) }
+        var byLastWord: [String: [Phrase]] = [:]
+        for phrase in all {
+            byFirstWord[phrase.words[0], default: []].append(phrase)
+            byLastWord[phrase.words[phrase.words.count - 1], default: []].append(phrase)
+        }
         self.byFirstWord = byFirstWord
-        self.all = all
+        self.byLastWord = byLastWord
     }
-
-    var isEmpty: Bool { all.isEmpty }
 
     /// The longest phrase that starts at `words[index]`.
     func match(_ words: [String], at index: Int) -> Phrase? {
@@ -47,7 +49,8 @@ struct PhraseTable<Value: Sendable>: Sendable {
 
     /// The longest phrase `words` ends with.
     func suffix(of words: ArraySlice<String>) -> Phrase? {
-        all.first { phrase in
+        guard let last = words.last, let candidates = byLastWord[last] else { return nil }
+        return candidates.first { phrase in
             phrase.words.count <= words.count && zip(words.suffix(phrase.words.count), phrase.words).allSatisfy { $0 == $1 }
         }
     }

@@ -49,28 +49,17 @@ struct QuestionReading: Sendable {
         if let noun = sentenceLowers.first(where: { rules.itemNouns.contains($0) }) { items = noun }
 
         let shapes = vocabulary.shapes
-        let named = Self.language(in: lowers, vocabulary: vocabulary)
-        let wantsCode = shapes.code.occurs(in: lowers) || named?.linked == true
-        let compares = shapes.compare.occurs(in: lowers) && subjects.count >= 2
-        if compares {
+        if shapes.compare.occurs(in: lowers), subjects.count >= 2 {
             shape = .compare
         } else if shapes.table.occurs(in: lowers) {
             shape = .table
-        } else if wantsCode {
+        } else if let index = Self.codeLanguage(lowers, system: system, vocabulary: vocabulary) {
             shape = .code
+            language = index
         } else if shapes.steps.occurs(in: lowers) {
             shape = .steps
         } else if shapes.points.occurs(in: lowers) || Self.countsItems(lowers, rules: rules) {
             shape = .points
-        }
-        if shape == .code {
-            if let named {
-                language = named.index
-            } else {
-                // Only asked for here, so the system prompt (often long, naming many things) is read only now.
-                let systemWords = Self.words(of: system, limit: rules.maxScannedWords, abbreviations: rules.abbreviations)
-                if let index = Self.language(in: systemWords.map(\.lower), vocabulary: vocabulary)?.index { language = index }
-            }
         }
         if shape != .compare { subjects = [] }
     }
@@ -136,7 +125,11 @@ struct QuestionReading: Sendable {
     }
 
     static func isLetterOrDigit(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+        if scalar.isASCII {
+            let v = scalar.value
+            return (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
+        }
+        return scalar.properties.isAlphabetic || scalar.properties.numericType != nil
     }
 
     /// The sentence that says what is asked: the first question, or else the first sentence with more than
@@ -300,6 +293,18 @@ struct QuestionReading: Sendable {
     /// Whether a number comes right before what a list is made of ("three things").
     static func countsItems(_ words: [String], rules: Vocabulary.ReadingRules) -> Bool {
         zip(words, words.dropFirst()).contains { number($0, rules: rules) != nil && rules.itemNouns.contains($1) }
+    }
+
+    /// The language to write code in, if the words ask for code (a word such as "function", or "in Rust"): the one
+    /// they name, else the one the system prompt names, else the default.
+    static func codeLanguage(_ words: [String], system: String, vocabulary: Vocabulary) -> Int? {
+        let named = language(in: words, vocabulary: vocabulary)
+        guard named?.linked == true || vocabulary.shapes.code.occurs(in: words) else { return nil }
+        if let named { return named.index }
+        // Read only now: a system prompt is often long and names many things.
+        let rules = vocabulary.reading
+        let system = Self.words(of: system, limit: rules.maxScannedWords, abbreviations: rules.abbreviations).map(\.lower)
+        return language(in: system, vocabulary: vocabulary)?.index ?? vocabulary.defaultLanguage
     }
 
     /// The first language the words name, and whether "in" or "using" comes before it (which asks for code).

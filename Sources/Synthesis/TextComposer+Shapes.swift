@@ -13,7 +13,7 @@ extension TextComposer {
         }
     }
 
-    /// An opening that fits the question, perhaps a sentence about the topic, one to three more, perhaps a
+    /// An opening that fits the question, perhaps a sentence about the topic, one or two more, perhaps a
     /// closing offer.
     mutating func paragraph(_ reading: QuestionReading) -> String {
         let pools = vocabulary.paragraph
@@ -21,7 +21,7 @@ extension TextComposer {
         var sentences = [pick(pools.openers.templates(for: reading.form))]
         let topical = pools.topical.templates(for: reading.kind)
         if reading.kind != .general, !topical.isEmpty, random.chance(70) { sentences.append(pick(topical)) }
-        sentences += draw(random.int(in: 1...3), from: pools.body)
+        sentences += draw(random.int(in: 1...2), from: pools.body)
         if random.chance(50) { sentences.append(pick(pools.closers)) }
         return sentences.map { $0.rendered(values) }.joined(separator: " ")
     }

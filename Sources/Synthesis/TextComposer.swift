@@ -100,7 +100,7 @@ struct TextComposer {
         var text = pick(pools.openers.templates(for: reading.kind)).rendered(SlotValues(topic: reading.topic))
         // More than the pool holds (the highest efforts) goes round it again.
         var left = max(0, sentences)
-        while left > 0 {
+        while left > 0, !pools.body.isEmpty {
             for template in draw(left, from: pools.body) { text += " " + template.rendered(SlotValues()) }
             left -= min(left, pools.body.count)
         }

@@ -8,8 +8,11 @@ import Synthesis
 /// A missing or broken file stops `tapedeck serve` at start-up with a ``ConfigurationError`` that says what is
 /// wrong and where, never an odd answer later.
 enum SynthesisVocabulary {
+    /// Where the package's resource bundle has the file, if it has it.
+    static var bundledFile: URL? { Bundle.module.url(forResource: "vocabulary", withExtension: "json", subdirectory: "Synthesis") }
+
     static func loadBundled() throws(ConfigurationError) -> Vocabulary {
-        guard let file = Bundle.module.url(forResource: "vocabulary", withExtension: "json", subdirectory: "Synthesis") else {
+        guard let file = bundledFile else {
             throw ConfigurationError(
                 .brokenSynthesisVocabulary,
                 "the synthesis vocabulary is missing: no Synthesis/vocabulary.json in \(Bundle.module.bundlePath)")
