@@ -17,8 +17,9 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 COPY Benchmarks/BareServer ./Benchmarks/BareServer
 COPY Benchmarks/PacedLoad ./Benchmarks/PacedLoad
-# The inspector's templates and stylesheet are package resources: SwiftPM puts them in a bundle folder beside the
-# binary, where the binary looks for them at start-up (it refuses to start without them).
+# The inspector's templates and stylesheet, and the vocabulary of synthetic answers, are package resources: SwiftPM
+# puts them in a bundle folder beside the binary, where the binary looks for them at start-up (it refuses to start
+# without them).
 RUN swift build -c release --static-swift-stdlib --product tapedeck \
     && install -D "$(swift build -c release --show-bin-path)/tapedeck" /out/tapedeck \
     && cp -R "$(swift build -c release --show-bin-path)/tapedeck_TapedeckServer.resources" /out/ \

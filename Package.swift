@@ -70,8 +70,9 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            // The inspector's templates and static files, loaded once at start-up (see InspectorTemplates).
-            resources: [.copy("Resources/Inspector")],
+            // The inspector's templates and static files, and the vocabulary of synthetic answers, loaded once at
+            // start-up (see InspectorTemplates and SynthesisVocabulary).
+            resources: [.copy("Resources/Inspector"), .copy("Resources/Synthesis")],
             swiftSettings: swiftSettings
         ),
         // The command line: parsing and option resolution, testable by parsing.

@@ -16,7 +16,10 @@ public struct Synthesizer: Sendable {
     public static let redactedThinkingTrigger =
         "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"
 
-    public init() {}
+    /// The words and templates answers are written from.
+    public let vocabulary: Vocabulary
+
+    public init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
 
     /// The complete Message for `request`.
     /// - Parameters:
@@ -32,6 +35,9 @@ public struct Synthesizer: Sendable {
         var stopSequence: String?
         var thinkingTokens = 0
         let topic = request.lastUserTextWithToolResults
+        // What the person typed is what the answer answers; right after a tool result there is only the result.
+        let question = request.lastUserText
+        let reading = QuestionReading(question: question.isEmpty ? topic : question, system: request.system, vocabulary: vocabulary)
 
         // Thinking comes first and spends from the same budget. Right after a tool result the turn goes on
         // without thinking again, unless thinking interleaves (its beta, or adaptive mode).
@@ -50,8 +56,8 @@ public struct Synthesizer: Sendable {
                 content.append(.redactedThinking(.init(data: signature(fingerprint, label: "redacted", length: 180))))
                 thinkingTokens = 40
             } else {
-                var composer = TextComposer(seed: random.next())
-                var pieces = composer.thinking(topic: topic, sentences: random.int(in: Self.thinkingSentences(request.effort)))
+                var composer = TextComposer(seed: random.next(), vocabulary: vocabulary)
+                var pieces = composer.thinking(reading, sentences: random.int(in: Self.thinkingSentences(request.effort)))
                 var limit = budget
                 if case .enabled(let budgetTokens, _) = request.thinking { limit = min(limit, budgetTokens) }
                 if case .adaptive = request.thinking { limit = max(1, budget / 2) }
@@ -80,17 +86,15 @@ public struct Synthesizer: Sendable {
 
         // Text: a preface before a tool call under `auto`, the whole answer otherwise.
         var textPieces: [String] = []
-        var composer = TextComposer(seed: random.next())
+        var composer = TextComposer(seed: random.next(), vocabulary: vocabulary)
         if let tool {
-            if request.toolChoice == .auto {
-                textPieces = TextComposer.pieces(of: "I'll use the \(tool.name) tool for this.")
-            }
+            if request.toolChoice == .auto { textPieces = composer.toolPreface(tool.name) }
         } else if let schema = request.outputSchema {
             // Structured output: the text is one JSON value that validates against the schema.
             var instance = SchemaInstance(schema: schema, seed: random.next(), hint: topic)
             textPieces = TextComposer.pieces(of: JSONWriter.string(instance.make()))
         } else {
-            textPieces = composer.reply(topic: topic, sentences: random.int(in: 1...4))
+            textPieces = composer.reply(reading)
             if let first = request.stopSequences.first {
                 // The stop sequence shows up at a deterministic point in the middle of the answer.
                 let at = random.int(in: max(1, textPieces.count / 3)...max(1, textPieces.count * 2 / 3))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from support import MODEL, MSG_ID_RE, REQ_ID_RE, SDK_DERIVED_EVENTS, dump, start_tapedeck, text_of, user
 
 PROMPT = user("Write two sentences about cassette tapes.")
@@ -125,3 +127,28 @@ def test_stream_event_order(client):
     start = events[0].message
     assert start.content == [] and start.stop_reason is None
     assert MSG_ID_RE.match(start.id), start.id
+
+
+def test_a_question_for_a_python_function_gets_a_python_code_block(client):
+    """Synthetic text answers the shape of the question: code in the language asked for, fenced, that parses."""
+    prompt = user("Write a Python function that reverses a string.")
+    text = text_of(create(client, messages=prompt))
+
+    assert text.count("```") == 2, text
+    assert "\n\n```python\n" in text, text
+    code = text.split("```python\n", 1)[1].split("\n```", 1)[0]
+    assert "def reverse_string(" in code, code
+    compile(code, "<synthetic answer>", "exec")
+    with client.messages.stream(model=MODEL, max_tokens=1024, messages=prompt) as stream:
+        assert "".join(stream.text_stream) == text
+
+
+def test_a_request_for_steps_or_a_list_gets_numbered_lines(client):
+    steps = text_of(create(client, messages=user("How do I reset my router? Walk me through the steps."))).splitlines()
+    numbered = [line for line in steps if re.match(r"\d+\. [A-Z]", line)]
+    assert len(numbered) >= 2, steps
+    assert [int(line.split(".")[0]) for line in numbered] == list(range(1, len(numbered) + 1)), steps
+    assert "reset your router" in steps[0], steps[0]
+
+    tips = text_of(create(client, messages=user("List 5 tips for better sleep."))).splitlines()
+    assert [line.split(".")[0] for line in tips if re.match(r"\d+\. ", line)] == ["1", "2", "3", "4", "5"], tips

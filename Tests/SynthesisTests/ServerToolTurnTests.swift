@@ -10,7 +10,7 @@ private func answer(_ text: String) throws -> Message {
     let request = try validator.validateShape(body, endpoint: .messages)
     let model = try validator.validateModel(request)
     let fingerprint = Fingerprint(method: "POST", path: "/v1/messages", body: .object(body))
-    var message = Synthesizer().message(for: request, model: model, fingerprint: fingerprint)
+    var message = Synthesizer(vocabulary: try ShippedVocabulary.get()).message(for: request, model: model, fingerprint: fingerprint)
     ServerToolTurn.apply(to: &message, request: request, fingerprint: fingerprint)
     return message
 }

@@ -17,6 +17,6 @@ struct SignatureTests {
     ])
     func signaturesAreStandardBase64(label: String, length: Int, expected: String) throws {
         let fingerprint = try #require(Fingerprint(hex: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"))
-        #expect(Synthesizer().signature(fingerprint, label: label, length: length) == expected)
+        #expect(Synthesizer(vocabulary: try ShippedVocabulary.get()).signature(fingerprint, label: label, length: length) == expected)
     }
 }

@@ -10,7 +10,9 @@ func synthesize(_ text: String) throws -> (message: JSONValue, request: Messages
     let request = try validator.validateShape(body, endpoint: .messages)
     let model = try validator.validateModel(request)
     let fingerprint = Fingerprint(method: "POST", path: "/v1/messages", body: .object(body))
-    return (Synthesizer().message(for: request, model: model, fingerprint: fingerprint).json, request)
+    return (
+        Synthesizer(vocabulary: try ShippedVocabulary.get()).message(for: request, model: model, fingerprint: fingerprint).json, request
+    )
 }
 
 func request(_ extra: String = "", prompt: String = "Tell me about tapes", maxTokens: Int = 1024) -> String {
@@ -175,7 +177,8 @@ struct SynthesizerTests {
             let request = try RequestValidator().validateShape(body, endpoint: .messages, dialect: RequestDialect(betas: betas))
             let model = try RequestValidator().validateModel(request)
             let fingerprint = Fingerprint(method: "POST", path: "/v1/messages", body: .object(body))
-            return blocks(Synthesizer().message(for: request, model: model, fingerprint: fingerprint).json)
+            return blocks(
+                Synthesizer(vocabulary: try ShippedVocabulary.get()).message(for: request, model: model, fingerprint: fingerprint).json)
         }
         let enabled = #"{"type":"enabled","budget_tokens":1024}"#
         #expect(try answer(enabled, betas: []).first?["type"] == "text")
@@ -202,7 +205,7 @@ struct SynthesizerTests {
             #"{"model":"claude-sonnet-4-5","max_tokens":300,"messages":[{"role":"system","content":"cwd: /tmp/x"},{"role":"user","content":[{"type":"text","text":"<system-reminder>\nToday's date is 2026-12-01.\n</system-reminder>"},{"type":"text","text":"<system-reminder>skills</system-reminder>\nExplain cassettes"}]}]}"#
         let (message, request) = try synthesize(body)
         #expect(request.lastUserText == "Explain cassettes")
-        #expect(text(message).contains("Explain cassettes"))
+        #expect(text(message).contains("cassettes"))
         #expect(!text(message).contains("system-reminder"))
     }
 

@@ -50,7 +50,7 @@ struct AnswerSourceTests {
     @Test func synthesisAnswersAMessageSeededByTheFingerprint() async throws {
         try await withTemporaryDirectory { directory in
             let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
-            let source = SynthesisSource(.messages, catalog: .standard)
+            let source = SynthesisSource(.messages, catalog: .standard, vocabulary: try SynthesisVocabulary.loadBundled())
             let request = try Self.request(Self.hello)
             let first = try #require(try await source.answer(request, tape: tape))
             let again = try #require(try await source.answer(request, tape: tape))
@@ -70,7 +70,8 @@ struct AnswerSourceTests {
         try await withTemporaryDirectory { directory in
             let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
             let answer = try #require(
-                try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.helloStream), tape: tape))
+                try await SynthesisSource(.messages, catalog: .standard, vocabulary: try SynthesisVocabulary.loadBundled()).answer(
+                    try Self.request(Self.helloStream), tape: tape))
             guard case .events(let events) = answer.body else {
                 Issue.record("not a stream: \(answer.body)")
                 return
@@ -84,18 +85,19 @@ struct AnswerSourceTests {
         try await withTemporaryDirectory { directory in
             let tape = try await Tape(path: directory.file("c.sqlite"), create: true)
             let counted = try #require(
-                try await SynthesisSource(.countTokens, catalog: .standard).answer(
+                try await SynthesisSource(.countTokens, catalog: .standard, vocabulary: try SynthesisVocabulary.loadBundled()).answer(
                     try Self.request(
                         #"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hello"}]}"#,
                         path: "/v1/messages/count_tokens"), tape: tape))
             let message = try #require(
-                try await SynthesisSource(.messages, catalog: .standard).answer(try Self.request(Self.hello), tape: tape))
+                try await SynthesisSource(.messages, catalog: .standard, vocabulary: try SynthesisVocabulary.loadBundled()).answer(
+                    try Self.request(Self.hello), tape: tape))
             #expect(try Self.json(counted)["input_tokens"] == Self.json(message)["usage"]?["input_tokens"])
         }
     }
 
     @Test func synthesisRefusesWhatTheAPIRefuses() throws {
-        let source = SynthesisSource(.messages, catalog: .standard)
+        let source = SynthesisSource(.messages, catalog: .standard, vocabulary: try SynthesisVocabulary.loadBundled())
         let request = try Self.request(#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}"#)
         #expect(throws: APIError.invalidRequest("max_tokens: Field required")) { try source.check(request) }
     }

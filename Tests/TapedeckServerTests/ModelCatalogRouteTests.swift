@@ -122,7 +122,7 @@ struct ModelCatalogRouteTests {
                 #expect(learned.maxOutputTokens == 4_096)
                 #expect(learned.displayName == "Fake Gateway Model 1")
                 // What was learned is what validation and the catalog use now.
-                let synthesis = SynthesisSource(.messages, models: models)
+                let synthesis = SynthesisSource(.messages, models: models, vocabulary: try SynthesisVocabulary.loadBundled())
                 let asked = try AnswerSourceTests.request(
                     #"{"model":"\#(gateway)","max_tokens":4096,"messages":[{"role":"user","content":"hi"}]}"#)
                 #expect(try await synthesis.answer(asked, tape: tape)?.status == 200)
@@ -132,7 +132,8 @@ struct ModelCatalogRouteTests {
                 // A message the upstream answered for a model nobody listed teaches its id.
                 var named = try AnswerSourceTests.request(AnswerSourceTests.hello)
                 named.headers[HTTPField.Name("fake-model")!] = "claude-sonnet-9-20301231"
-                let answer = try await pipeline.answer(named, fallback: SynthesisSource(.messages, models: models))
+                let answer = try await pipeline.answer(
+                    named, fallback: SynthesisSource(.messages, models: models, vocabulary: try SynthesisVocabulary.loadBundled()))
                 #expect(answer.source == .proxied)
                 let fromMessage = try #require(pipeline.models.catalog.model(named: "claude-sonnet-9-20301231"))
                 #expect(!fromMessage.isInferred)

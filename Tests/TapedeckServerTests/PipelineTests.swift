@@ -19,13 +19,15 @@ struct PipelineTests {
         return Pipeline(configuration: configuration, shelf: shelf, record: nil)
     }
 
-    static let synthesis = SynthesisSource(.messages, catalog: .standard)
+    static var synthesis: SynthesisSource {
+        get throws { SynthesisSource(.messages, catalog: .standard, vocabulary: try SynthesisVocabulary.loadBundled()) }
+    }
 
     @Test func aMissIsSynthesizedAndNoted() async throws {
         try await withTemporaryDirectory { directory in
             let pipeline = try await Self.pipeline(in: directory)
             let request = try AnswerSourceTests.request(AnswerSourceTests.hello)
-            let answer = try await pipeline.answer(request, fallback: Self.synthesis)
+            let answer = try await pipeline.answer(request, fallback: try Self.synthesis)
             #expect(answer.source == .synthesized)
             #expect(request.trace.current.occurrence == 1)
             let misses = pipeline.journal.misses(cassette: Shelf.defaultName, limit: 10)
@@ -38,10 +40,10 @@ struct PipelineTests {
             let pipeline = try await Self.pipeline(in: directory) { $0.onMiss = .error }
             let invalid = try AnswerSourceTests.request(#"{"model":"claude-sonnet-4-5","messages":[]}"#)
             await #expect(throws: APIError.invalidRequest("max_tokens: Field required")) {
-                _ = try await pipeline.answer(invalid, fallback: Self.synthesis)
+                _ = try await pipeline.answer(invalid, fallback: try Self.synthesis)
             }
             let valid = try AnswerSourceTests.request(AnswerSourceTests.hello)
-            let error = await #expect(throws: APIError.self) { _ = try await pipeline.answer(valid, fallback: Self.synthesis) }
+            let error = await #expect(throws: APIError.self) { _ = try await pipeline.answer(valid, fallback: try Self.synthesis) }
             #expect(error?.status == 404)
             #expect(valid.trace.current.source == "miss")
         }
@@ -52,7 +54,7 @@ struct PipelineTests {
             let pipeline = try await Self.pipeline(in: directory)
             var request = try AnswerSourceTests.request(AnswerSourceTests.hello)
             request.faults = try Faults(parsing: "overloaded")
-            let error = await #expect(throws: APIError.self) { _ = try await pipeline.answer(request, fallback: Self.synthesis) }
+            let error = await #expect(throws: APIError.self) { _ = try await pipeline.answer(request, fallback: try Self.synthesis) }
             #expect(error?.status == 529)
             #expect(error?.headers.contains { $0.0 == "tapedeck-fault" } == true)
             #expect(request.trace.current.source == "fault")
@@ -66,7 +68,7 @@ struct PipelineTests {
             let pipeline = try await Self.pipeline(in: directory)
             var request = try AnswerSourceTests.request(AnswerSourceTests.helloStream)
             request.faults = try Faults(parsing: "disconnect;after=2")
-            let answer = try await pipeline.answer(request, fallback: Self.synthesis)
+            let answer = try await pipeline.answer(request, fallback: try Self.synthesis)
             #expect(answer.faults == request.faults)
             #expect(answer.response().headers[.tapedeckFault] == request.faults?.description)
         }

@@ -115,7 +115,7 @@ struct PolicyTests {
                     switch row.fallback {
                     case .catalog: CatalogSource(lookup: .list, catalog: .standard)
                     case .unmodeled: UnmodeledSource()
-                    default: SynthesisSource(.messages, catalog: .standard)
+                    default: SynthesisSource(.messages, catalog: .standard, vocabulary: try SynthesisVocabulary.loadBundled())
                     }
                 do {
                     let answer = try await pipeline.answer(request, fallback: fallback)

@@ -12,7 +12,7 @@ struct SynthesisSource: AnswerSource {
     let endpoint: RequestValidator.Endpoint
     /// The models now: the validator of each request is made from this, so learned models count at once.
     let models: ModelRegistry
-    let synthesizer = Synthesizer()
+    let synthesizer: Synthesizer
     /// The prompt caches answers account against; `nil`: no cache use is reported.
     var caches: PromptCacheBook?
     /// Answers made before, by what they are a function of: the body as sent, the fingerprint that seeds them,
@@ -38,14 +38,15 @@ struct SynthesisSource: AnswerSource {
 
     var kind: SourceKind { .synthesis }
 
-    init(_ endpoint: RequestValidator.Endpoint, models: ModelRegistry, caches: PromptCacheBook? = nil) {
+    init(_ endpoint: RequestValidator.Endpoint, models: ModelRegistry, caches: PromptCacheBook? = nil, vocabulary: Vocabulary) {
         self.endpoint = endpoint
         self.models = models
         self.caches = caches
+        self.synthesizer = Synthesizer(vocabulary: vocabulary)
     }
 
-    init(_ endpoint: RequestValidator.Endpoint, catalog: ModelCatalog) {
-        self.init(endpoint, models: ModelRegistry(catalog))
+    init(_ endpoint: RequestValidator.Endpoint, catalog: ModelCatalog, vocabulary: Vocabulary) {
+        self.init(endpoint, models: ModelRegistry(catalog), vocabulary: vocabulary)
     }
 
     var validator: RequestValidator { RequestValidator(catalog: models.catalog) }

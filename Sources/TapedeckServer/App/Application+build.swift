@@ -5,6 +5,7 @@ public import Logging
 import MessagesAPI
 import NIOCore
 import ServiceLifecycle
+import Synthesis
 
 /// Builds the Tapedeck application. Both `tapedeck serve` and the tests call this.
 /// - Parameters:
@@ -17,6 +18,7 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     // First: a missing or broken inspector template stops the start-up here, not a page later.
     let inspector = try await InspectorTemplates.loadBundled()
+    let vocabulary = try SynthesisVocabulary.loadBundled()
     let redactor: Redactor
     do {
         redactor = try Redactor(patterns: configuration.redactPatterns, headers: configuration.redactHeaders)
@@ -60,7 +62,7 @@ public func buildApplication(
     let pipeline = Pipeline(configuration: configuration, shelf: shelf, record: record, models: models)
     let reader = RequestReader(
         maxBodyBytes: configuration.maxBodyBytes, redactor: redactor, matching: matching, settings: pipeline.settings)
-    let router = buildRouter(reader: reader, pipeline: pipeline, inspector: inspector)
+    let router = buildRouter(reader: reader, pipeline: pipeline, inspector: inspector, vocabulary: vocabulary)
     let startupLine = configuration.startupLine
     let limiter = ConnectionLimiter(limit: configuration.maxConnections)
     return Application(
@@ -80,11 +82,13 @@ public func buildApplication(
     )
 }
 
-func buildRouter(reader: RequestReader, pipeline: Pipeline, inspector: InspectorTemplates) -> Router<TapedeckRequestContext> {
+func buildRouter(reader: RequestReader, pipeline: Pipeline, inspector: InspectorTemplates, vocabulary: Vocabulary)
+    -> Router<TapedeckRequestContext>
+{
     let router = Router(context: TapedeckRequestContext.self)
     router.add(middleware: RequestLogMiddleware(journal: pipeline.journal))
     router.add(middleware: ErrorEnvelopeMiddleware())
-    let api = APIRoutes(reader: reader, pipeline: pipeline)
+    let api = APIRoutes(reader: reader, pipeline: pipeline, vocabulary: vocabulary)
     api.add(to: router)
     let admin = AdminController(pipeline: pipeline, inspector: inspector)
     admin.addRoutes(to: router)
@@ -120,6 +124,8 @@ public struct ConfigurationError: Error, CustomStringConvertible {
         case unusableCassette
         /// The inspector's templates (package resources) are missing or do not load.
         case brokenInspectorTemplates
+        /// The synthesis vocabulary (a package resource) is missing or does not load.
+        case brokenSynthesisVocabulary
     }
 
     public let code: Code

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import MessagesAPI
+import Synthesis
 
 /// Every path Tapedeck serves and the methods each accepts: routes are registered from this table, and every
 /// other method on a known path gets the API's 405, derived from it.
@@ -78,13 +79,15 @@ extension RouterMethods {
 struct APIRoutes: Sendable {
     let reader: RequestReader
     let pipeline: Pipeline
+    /// What synthetic answers are written from.
+    let vocabulary: Vocabulary
     /// The batches Tapedeck makes, shared with the admin API.
     let batches = BatchBook()
 
     func add(to router: Router<TapedeckRequestContext>) {
         let models = pipeline.models
-        let messages = SynthesisSource(.messages, models: models, caches: pipeline.caches)
-        let countTokens = SynthesisSource(.countTokens, models: models)
+        let messages = SynthesisSource(.messages, models: models, caches: pipeline.caches, vocabulary: vocabulary)
+        let countTokens = SynthesisSource(.countTokens, models: models, vocabulary: vocabulary)
         let list = CatalogSource(lookup: .list, models: models)
         router.on(.messages, .post) { request, context in try await answer(request, context, fallback: messages) }
         router.on(.countTokens, .post) { request, context in try await answer(request, context, fallback: countTokens) }
