@@ -208,3 +208,60 @@ def test_bad_options_are_one_line_usage_errors(recorded, tmp_path, args, message
     assert rc == 4, output  # pytest's usage-error status
     assert message in output, output
     assert "Traceback" not in output, output
+
+
+def test_record_mode_all_starts_each_cassette_afresh(recorded, tmp_path):
+    project = copy_of(recorded, tmp_path)
+    tests = project / "tests" / "test_assistant.py"
+    tests.write_text(tests.read_text().replace("Count to three.", "Count to four."))
+    upstream = FakeUpstream()
+    try:
+        rc, output = run_sample(
+            project, "--tapedeck-record-mode=all", f"--tapedeck-upstream={upstream.url}", "--tapedeck-strict",
+            env=child_env(ANTHROPIC_API_KEY="sk-ant-test-key"),
+        )
+    finally:
+        upstream.stop()
+    # The old "Count to three." recording went with the old cassette: nothing is stale.
+    assert rc == 0, output
+    assert passed(output) == TESTS, output
+    rc, output = run_sample(project, "--tapedeck-strict", env=child_env(CI="true"))
+    assert rc == 0, output
+
+
+def test_an_empty_cassette_is_recorded_by_once(recorded, tmp_path):
+    project = copy_of(recorded, tmp_path)
+    empty = project / "tests" / "cassettes" / cassette_of("test_stream")
+    empty.unlink()
+    empty.write_bytes(b"")  # what a recording that failed half-way leaves
+    upstream = FakeUpstream()
+    try:
+        rc, output = run_sample(
+            project, "-k", "test_stream", "--tapedeck-record-mode=once", f"--tapedeck-upstream={upstream.url}",
+            env=child_env(ANTHROPIC_API_KEY="sk-ant-test-key"),
+        )
+    finally:
+        upstream.stop()
+    assert rc == 0, output
+    assert empty.stat().st_size > 0
+
+
+def test_two_tests_whose_ids_make_one_cassette_name_are_told_so(recorded, tmp_path):
+    project = copy_of(recorded, tmp_path)
+    (project / "tests" / "test_odd.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.parametrize('word', ['a b', 'a/b'])\n"
+        "def test_odd(anthropic_client, word):\n"
+        "    pass\n"
+    )
+    rc, output = run_sample(project, "tests/test_odd.py", env=child_env(CI="true"))
+    assert rc == 1, output
+    assert "test_odd[a b]: its cassette name tests_test_odd_py_test_odd_a_b is also that of tests/test_odd.py::test_odd[a/b];" in output
+    assert "test_odd[a/b]: its cassette name tests_test_odd_py_test_odd_a_b is also that of tests/test_odd.py::test_odd[a b];" in output
+
+
+def test_the_users_tapedeck_variables_do_not_reach_the_server(recorded, tmp_path):
+    project = copy_of(recorded, tmp_path)
+    env = child_env(CI="true", TAPEDECK_FAULT="overloaded", TAPEDECK_HOST="0.0.0.0", TAPEDECK_ON_MISS="synthesize")
+    rc, output = run_sample(project, "-k", "test_summarize or test_stream", env=env)
+    assert rc == 0, output

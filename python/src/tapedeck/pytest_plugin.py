@@ -74,6 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     session = _Session.from_config(config)
     config.stash[_state_key] = session
+    config.pluginmanager.register(_CollectionWatch(session), "tapedeck-collection-watch")
     if _is_xdist_controller(config):
         config.pluginmanager.register(_XdistController(session), "tapedeck-xdist-controller")
 
@@ -118,6 +119,14 @@ class _Session:
     orphans: list[str] = field(default_factory=list)
     #: Under xdist, on the controller: the workers' kept server logs.
     worker_logs: list[str] = field(default_factory=list)
+    #: Why the server did not start, repeated to every later test rather than starting it again.
+    start_error: str | None = None
+    #: Collection skipped or failed somewhere: cassettes of tests not collected must not look stale.
+    collection_incomplete: bool = False
+    #: Derived cassette names two tests would share: name -> node ids.
+    collisions: dict[str, list[str]] = field(default_factory=dict)
+    #: The environment at configure time, for the server: before any test's monkeypatching.
+    environment: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "_Session":
@@ -166,12 +175,17 @@ class _Session:
     def ensure_server(self) -> Server:
         if self.server is not None and self.server.running:
             return self.server
+        if self.start_error:
+            raise ServerError(self.start_error)
         if self.server is not None:
             raise ServerError(f"tapedeck stopped during the run; its log: {self.server.log_path}")
         self.work_dir = Path(tempfile.mkdtemp(prefix="tapedeck-pytest-"))
         recording = self.record_mode != "none"
         args = list(self.serve_args)
-        if recording and _truthy(os.environ.get("CI")):
+        # The plugin decides the server's settings: a TAPEDECK_FAULT or TAPEDECK_HOST exported for other uses
+        # must not fault or hide every test.
+        env = {k: v for k, v in self.environment.items() if not k.startswith("TAPEDECK_") or k == "TAPEDECK_BIN"}
+        if recording and _truthy(env.get("CI")):
             # The plugin decided recording is allowed here: CI with --tapedeck-allow-upstream-in-ci.
             args.append("--allow-upstream-in-ci")
         self.server = Server(
@@ -184,8 +198,14 @@ class _Session:
             upstream=self.upstream if recording else None,
             port=self.port,
             args=args,
+            env=env,
         )
-        self.server.start()
+        try:
+            self.server.start()
+        except ServerError as error:
+            self.failed = True  # keep the log the error points into
+            self.start_error = f"{error} (log: {self.server.log_path})"
+            raise ServerError(self.start_error) from None
         return self.server
 
     def stop(self) -> None:
@@ -199,13 +219,32 @@ class _Session:
         if self.record_mode == "none":
             return "replay"
         if self.record_mode == "once":
-            return "replay" if (self.cassette_dir / f"{name}.sqlite").exists() else "record"
+            return "replay" if self.has_recordings(name) else "record"
         return "auto" if self.record_mode == "new_episodes" else "record"
+
+    def has_recordings(self, name: str) -> bool:
+        """Whether the cassette holds anything: an empty file (a recording that failed) is no cassette."""
+        if not (self.cassette_dir / f"{name}.sqlite").exists():
+            return False
+        assert self.server is not None
+        try:
+            return bool(self.server.admin("GET", "interactions", cassette=name, limit=1)["data"])
+        except ServerError:
+            return False  # not a cassette (a zero-byte file): recording makes it one
+
+    def start_afresh(self, name: str) -> None:
+        """Record mode all: the cassette's old recordings go before the first test that uses it records, so one
+        the tests no longer make does not linger (pytest-recording's `rewrite`)."""
+        if name in self.used:
+            return
+        for suffix in (".sqlite", ".sqlite-wal", ".sqlite-shm"):
+            (self.cassette_dir / f"{name}{suffix}").unlink(missing_ok=True)
 
     def find_stale(self) -> None:
         """Recordings no test of this process used, in the cassettes its tests used, and cassettes no test has."""
         candidates = self.orphan_candidates()
-        self.orphans = candidates if self.full_run() and not self.deselected else []
+        whole = self.full_run() and not self.deselected and not self.collection_incomplete
+        self.orphans = candidates if whole else []
         if self.server is None or not self.server.running:
             return
         for name in sorted(self.used):
@@ -222,11 +261,19 @@ class _Session:
         ]
 
     def full_run(self) -> bool:
-        """Whether the run asked for the whole suite (no paths, `-k` or `-m`): only then is a cassette no collected
-        test has known to be stale. Under xdist the controller judges, since workers are handed paths."""
-        option = self.config.option
-        args_given = self.config.args_source == pytest.Config.ArgsSource.ARGS
-        return not (args_given or getattr(option, "keyword", "") or getattr(option, "markexpr", ""))
+        """Whether the run asked for the whole suite, from the rootdir or its testpaths, with nothing left out: only
+        then is a cassette no collected test has known to be stale. Under xdist the controller judges, since
+        workers are handed paths."""
+        config, option = self.config, self.config.option
+        source = config.args_source
+        from_root = source == pytest.Config.ArgsSource.TESTPATHS or (
+            source == pytest.Config.ArgsSource.INVOCATION_DIR and Path(config.invocation_params.dir) == config.rootpath
+        )
+        narrowed = any(
+            getattr(option, name, None)
+            for name in ("keyword", "markexpr", "ignore", "ignore_glob", "deselect", "lf", "failedfirst", "stepwise")
+        )
+        return from_root and not narrowed
 
 
 def _port_free(port: int) -> bool:
@@ -277,12 +324,30 @@ def _marker_settings(item: pytest.Item) -> dict:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[_state_key]
+    derived: dict[str, list[str]] = {}
     for item in items:
         if _uses_tapedeck(item):
             marker = item.get_closest_marker("tapedeck")
             # A bad marker is reported when its test runs; here only its cassette name matters.
             named = marker.kwargs.get("cassette") if marker is not None else None
-            state.collected.add(named if isinstance(named, str) and named else cassette_name(item.nodeid))
+            if isinstance(named, str) and named:
+                state.collected.add(named)  # shared on purpose, if at all
+            else:
+                name = cassette_name(item.nodeid)
+                state.collected.add(name)
+                derived.setdefault(name, []).append(item.nodeid)
+    state.collisions = {name: ids for name, ids in derived.items() if len(ids) > 1}
+
+
+class _CollectionWatch:
+    """Notes a module that failed or skipped collection: its tests' cassettes would otherwise look unused."""
+
+    def __init__(self, state: _Session):
+        self.state = state
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed or report.skipped:
+            self.state.collection_incomplete = True
 
 
 def pytest_deselected(items) -> None:
@@ -352,15 +417,23 @@ class Tapedeck:
 
 
 @pytest.fixture
-def tapedeck(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Tapedeck:
+def tapedeck(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """This test's cassette on the session's tapedeck server, with `ANTHROPIC_BASE_URL` pointing at it."""
     item = request.node
     state: _Session = item.config.stash[_state_key]
     problem = None
     try:
         settings = _marker_settings(item)
-        server = state.ensure_server()
         name = settings.pop("cassette", None) or cassette_name(item.nodeid)
+        if name in state.collisions:
+            others = [nodeid for nodeid in state.collisions[name] if nodeid != item.nodeid]
+            raise pytest.UsageError(
+                f"{item.nodeid}: its cassette name {name} is also that of {', '.join(others[:3])}; "
+                "give each its own with @pytest.mark.tapedeck(cassette=...)"
+            )
+        server = state.ensure_server()
+        if state.record_mode == "all":
+            state.start_afresh(name)
         mode = state.cassette_mode(name)
         on_miss = settings.pop("on_miss", None) or "error"
         if on_miss not in ("error", "synthesize"):
@@ -379,6 +452,7 @@ def tapedeck(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     except pytest.UsageError as error:
         problem = str(error)
     if problem:
+        state.failed = True
         # Outside the except block: the report shows the one line, not the exception it came from.
         pytest.fail(problem, pytrace=False)
     state.used.setdefault(name, set()).add(item.nodeid)
@@ -387,7 +461,13 @@ def tapedeck(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("ANTHROPIC_BASE_URL", deck.base_url)
     if mode == "replay" and not os.environ.get("ANTHROPIC_API_KEY"):
         monkeypatch.setenv("ANTHROPIC_API_KEY", REPLAY_KEY)
-    return deck
+    yield deck
+    if server.running:
+        # The server keeps no settings for tests that are over.
+        try:
+            server.admin("DELETE", "settings", cassette=name)
+        except ServerError:
+            pass
 
 
 @pytest.fixture(autouse=True)
@@ -436,8 +516,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def _report_misses(state: _Session, test: _TestState, report: pytest.TestReport, call: pytest.CallInfo) -> None:
     """A request nothing recorded answered fails the test with why, whatever the client made of the 404."""
-    if state.server is None or not state.server.running:
-        return
+    if state.server is None or not state.server.running or hasattr(report, "wasxfail"):
+        return  # an expected failure stays one
     try:
         misses = [m for m in state.server.admin("GET", "misses", cassette=test.cassette)["data"] if m["answered"] == "error"]
     except ServerError:
@@ -502,7 +582,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         line += f" (CI=true: {state.requested_mode} needs --tapedeck-allow-upstream-in-ci)"
     if state.strict:
         line += ", strict"
-    return [line]
+    lines = [line]
+    if config.inipath is None:
+        # Cassette names and their directory follow the rootdir, which without an ini file is wherever pytest ran.
+        lines.append("tapedeck: no pytest ini file: cassettes follow the rootdir; add one at the project's root")
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -517,7 +601,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                 )
         for orphan in state.orphans:
             terminalreporter.line(f"{orphan}: no test uses this cassette")
-        terminalreporter.line("Re-record the tests (--tapedeck-record-mode=all) or delete what is stale.")
+        terminalreporter.line(
+            "The run fails for these (--tapedeck-strict): re-record the tests that use them "
+            "(--tapedeck-record-mode=all starts each cassette afresh), or delete the cassettes no test has."
+        )
     if state.failed:
         logs = [str(state.work_dir)] if state.work_dir else []
         logs += state.worker_logs

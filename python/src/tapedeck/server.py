@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import urllib.error
@@ -16,6 +17,16 @@ from pathlib import Path
 from ._binary import find_binary
 
 _STARTUP_LINE = re.compile(r" on (http://127\.0\.0\.1:\d+) ")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies, so a killed pytest leaves no server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux, where the wheel runs)
+    except (OSError, AttributeError):
+        pass
 
 
 class ServerError(RuntimeError):
@@ -58,7 +69,8 @@ class Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._process = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+                preexec_fn=_die_with_parent,
             )
         except OSError as error:
             raise ServerError(f"cannot run {binary}: {error.strerror}") from None
