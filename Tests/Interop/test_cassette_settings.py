@@ -44,7 +44,8 @@ def test_on_miss_and_faults_are_each_cassettes_own(tmp_path):
 def test_match_ignore_is_per_cassette(tmp_path):
     # Ignored paths shape the fingerprint, so they hold when recording as when replaying (as --match-ignore does).
     with start_fake_upstream() as upstream, start_tapedeck(
-        "--cassette", str(tmp_path / "default.sqlite"), "--mode", "auto", "--upstream", upstream.base_url
+        "--cassette", str(tmp_path / "default.sqlite"), "--mode", "auto", "--upstream", upstream.base_url,
+        "--allow-upstream-in-ci",
     ) as server:
         shown = settings(server, "loose", {"match_ignore": ["$.stop_sequences"]}).json()
         assert shown["match_ignore"] == ["$.stop_sequences"] and shown["overridden"] == ["match_ignore"]
@@ -60,7 +61,8 @@ def test_match_ignore_is_per_cassette(tmp_path):
 
 def test_a_cassette_can_record_while_another_replays(tmp_path):
     with start_fake_upstream() as upstream, start_tapedeck(
-        "--cassette", str(tmp_path / "default.sqlite"), "--mode", "auto", "--upstream", upstream.base_url
+        "--cassette", str(tmp_path / "default.sqlite"), "--mode", "auto", "--upstream", upstream.base_url,
+        "--allow-upstream-in-ci",
     ) as server:
         assert settings(server, "recording", {"mode": "record"}).json()["mode"] == "record"
         assert settings(server, "replaying", {"mode": "replay", "on_miss": "error"}).status_code == 200
