@@ -4,7 +4,6 @@ and as a stream; each parses in the SDK's types."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import pytest

@@ -61,7 +61,10 @@ struct CassetteSettings: Sendable {
             "on_miss": .string((onMiss ?? configuration.onMiss).rawValue),
             "match_ignore": .array((matchIgnore ?? configuration.matchIgnore).map { .string("$." + $0.description) }),
             "match_profile": (matchProfile ?? configuration.matchProfile).map { .string($0.rawValue) } ?? .null,
-            "fault": faults.map { $0.json["fault"] == .null ? .null : $0.json }
+            "fault": faults.map { schedule in
+                let shown = schedule.json  // read once: the schedule's count moves under other requests
+                return shown["fault"] == .null ? .null : shown
+            }
                 ?? (fault ?? configuration.fault).map { $0.json(remaining: $0.count) } ?? .null,
             "overridden": .array(overridden.map(JSONValue.string)),
         ]

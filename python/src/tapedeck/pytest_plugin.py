@@ -359,7 +359,6 @@ def pytest_deselected(items) -> None:
 class _TestState:
     cassette: str
     log_start: int
-    record_mode: str
 
 
 class Tapedeck:
@@ -456,7 +455,7 @@ def tapedeck(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
         # Outside the except block: the report shows the one line, not the exception it came from.
         pytest.fail(problem, pytrace=False)
     state.used.setdefault(name, set()).add(item.nodeid)
-    item.stash[_test_key] = _TestState(cassette=name, log_start=server.log_size(), record_mode=mode)
+    item.stash[_test_key] = _TestState(cassette=name, log_start=server.log_size())
     deck = Tapedeck(server, name, mode)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", deck.base_url)
     if mode == "replay" and not os.environ.get("ANTHROPIC_API_KEY"):

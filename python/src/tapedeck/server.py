@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -122,11 +121,11 @@ class Server:
         except OSError:
             return 0
 
-    def log_text(self, start: int = 0, limit: int | None = None) -> str:
+    def log_text(self, start: int = 0) -> str:
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(start)
-                return f.read(limit if limit is not None else -1).decode("utf-8", "replace")
+                return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
 
