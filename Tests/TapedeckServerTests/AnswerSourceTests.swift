@@ -45,6 +45,23 @@ struct AnswerSourceTests {
 
     struct Unexpected: Error { var answer: String }
 
+    // MARK: the values every source passes on
+
+    @Test func aRequestIsOnePointerAndCopiesOnWrite() throws {
+        // Async frames hold copies of the request, and a connection's task keeps its deepest frames as long as it
+        // lives: inline fields cost every open stream kilobytes (see `IncomingRequest`).
+        #expect(MemoryLayout<IncomingRequest>.size == MemoryLayout<Int>.size)
+        #expect(MemoryLayout<Answer>.size < 128)
+        let original = try Self.request(Self.hello)
+        var copy = original
+        copy.occurrence = 3
+        copy.path = "/v1/messages/count_tokens"
+        copy.faults = try Faults(parsing: "latency=5")
+        #expect(original.occurrence == 1 && original.path == "/v1/messages" && original.faults == nil)
+        #expect(copy.occurrence == 3 && copy.path == "/v1/messages/count_tokens" && copy.faults?.latency == 5)
+        #expect(copy.rawBody == original.rawBody && copy.fingerprint == original.fingerprint)
+    }
+
     // MARK: synthesis
 
     @Test func synthesisAnswersAMessageSeededByTheFingerprint() async throws {

@@ -26,6 +26,7 @@ struct CatalogSource: AnswerSource {
 
     var catalog: ModelCatalog { models.catalog }
 
+    @inline(never)  // its own frame, not part of every caller's: see `AnswerSource`
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         switch lookup {
         case .list: return try list(query: QueryParameters.parse(request.query), for: request)

@@ -25,6 +25,7 @@ struct ChatCompletionsSource: AnswerSource {
         return inner
     }
 
+    @inline(never)  // its own frame, not part of every caller's: see `AnswerSource`
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         do {
             let body = try ChatCompletions.messagesRequest(from: request.body ?? .null)
@@ -73,7 +74,7 @@ struct ChatCompletionsSource: AnswerSource {
         case .events(let events):
             return assembled(events)
         case .recordedStream(let bytes, _):
-            return assembled(SSEParser.parse(bytes))
+            return assembled(SSEParser.parse(Array(bytes.readableBytesView)))
         case .relayed(let relay):
             var collector: any AnswerWriter = Collector()
             try await relay(&collector)

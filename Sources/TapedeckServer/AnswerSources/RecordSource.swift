@@ -41,6 +41,7 @@ final class RecordSource: AnswerSource {
     }
 
     /// Forwards `forwarded` and records the answer in `tape`; always answers (an unreachable upstream is a 502).
+    @inline(never)  // its own frame, not part of every caller's: see `AnswerSource`
     func answer(_ forwarded: IncomingRequest, tape: Tape) async throws -> Answer? {
         var request = HTTPClientRequest(url: upstream + forwarded.path + (forwarded.query.map { "?" + $0 } ?? ""))
         request.method = HTTPMethod(rawValue: forwarded.method)

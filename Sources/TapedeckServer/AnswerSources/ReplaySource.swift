@@ -47,6 +47,7 @@ final class ReplaySource: AnswerSource {
 
     /// The recording for `request` (its fingerprint's next occurrence, else a loose fixture), answered in the
     /// style the request asked for; `nil` when the cassette holds none.
+    @inline(never)  // its own frame, not part of every caller's: see `AnswerSource`
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         // Exact fingerprints win; hand-written loose fixtures answer only what nothing exact does.
         if let id = try await tape.recordingID(for: request.fingerprint, occurrence: request.occurrence) {
@@ -100,7 +101,7 @@ final class ReplaySource: AnswerSource {
             let body: Answer.Body =
                 interaction.isStream
                 ? .recordedStream(
-                    bytes: interaction.responseBody,
+                    bytes: ByteBuffer(bytes: interaction.responseBody),
                     pacing: pace == .recorded
                         ? Answer.Pacing(events: interaction.events.map { ($0.byteEnd, $0.offsetMilliseconds) }, speed: speed) : nil)
                 : .json(ByteBuffer(bytes: interaction.responseBody))
@@ -135,7 +136,7 @@ final class ReplaySource: AnswerSource {
                 : nil
             return Answer(
                 status: interaction.status, headers: headers,
-                body: .recordedStream(bytes: interaction.responseBody, pacing: pacing), source: .recorded)
+                body: .recordedStream(bytes: ByteBuffer(bytes: interaction.responseBody), pacing: pacing), source: .recorded)
         }
         return Answer(
             status: interaction.status, headers: headers, body: .json(ByteBuffer(bytes: interaction.responseBody)), source: .recorded)

@@ -55,6 +55,7 @@ struct SynthesisSource: AnswerSource {
         _ = try validator.validateShape(request.body?.objectValue ?? JSONObject(), endpoint: endpoint, dialect: request.dialect)
     }
 
+    @inline(never)  // its own frame, not part of every caller's: see `AnswerSource`
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         let (catalog, generation) = models.snapshot
         let dialect = request.dialect

@@ -30,6 +30,7 @@ struct BatchSource: AnswerSource {
     /// answered is noted as one, by the engine).
     var kind: SourceKind { .catalog }
 
+    @inline(never)  // its own frame, not part of every caller's: see `AnswerSource`
     func answer(_ request: IncomingRequest, tape: Tape) async throws -> Answer? {
         let cassette = request.cassetteName
         switch operation {

@@ -43,19 +43,23 @@ extension Answer {
             for event in events { buffer.writeBytes(event.bytes) }
             return .init(byteBuffer: buffer)
         case .recordedStream(let bytes, let pacing):
-            guard let pacing else { return .init(byteBuffer: ByteBuffer(bytes: bytes)) }
+            guard let pacing else { return .init(byteBuffer: bytes) }
             return ResponseBody { writer in
-                // One buffer for the whole stream, each event a slice of it: no allocation or copy per event.
-                let whole = ByteBuffer(bytes: bytes)
+                // Each event a slice of the prepared recording's buffer: no allocation or copy per event or stream.
+                let whole = bytes
                 let start = ContinuousClock.now
                 var sent = 0
-                for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.count {
+                for event in pacing.events where event.byteEnd > sent && event.byteEnd <= whole.readableBytes {
                     let due = start + .clamped(milliseconds: Double(event.offsetMilliseconds) / pacing.speed)
                     try await Pacer.shared.sleep(until: due)
-                    if let part = whole.getSlice(at: sent, length: event.byteEnd - sent) { try await writer.write(part) }
+                    if let part = whole.getSlice(at: whole.readerIndex + sent, length: event.byteEnd - sent) {
+                        try await writer.write(part)
+                    }
                     sent = event.byteEnd
                 }
-                if let rest = whole.getSlice(at: sent, length: bytes.count - sent), rest.readableBytes > 0 {
+                if let rest = whole.getSlice(at: whole.readerIndex + sent, length: whole.readableBytes - sent),
+                    rest.readableBytes > 0
+                {
                     try await writer.write(rest)
                 }
                 try await writer.finish(nil)

@@ -15,8 +15,10 @@ public struct Answer: Sendable {
         case json(ByteBuffer)
         /// Events built by Tapedeck (synthesized, or rebuilt from a recorded Message), written one by one.
         case events([SSEEvent])
-        /// A recorded stream's raw bytes; with `pacing`, each event goes out at its recorded offset.
-        case recordedStream(bytes: [UInt8], pacing: Pacing?)
+        /// A recorded stream's raw bytes; with `pacing`, each event goes out at its recorded offset. A buffer, so
+        /// the answers of one prepared recording share its bytes: each request sends them, or slices of them,
+        /// without a copy of its own (a paced stream used to hold one for as long as it lasted).
+        case recordedStream(bytes: ByteBuffer, pacing: Pacing?)
         /// Bytes that arrive while they are sent (an upstream answer relayed as it comes, and recorded).
         case relayed(Relay)
     }
@@ -44,7 +46,12 @@ public struct Answer: Sendable {
     public let body: Body
     public let source: Source
     /// Faults applied on the way out (stream breaks, pacing); they never reach the cassette.
-    public var faults: Faults?
+    public var faults: Faults? {
+        get { faultsBox?.faults }
+        set { faultsBox = newValue.map(FaultsBox.init) }
+    }
+    /// Boxed: inline, faults were most of an answer's size, and async frames hold answers (see `IncomingRequest`).
+    private var faultsBox: FaultsBox?
     /// The input and output tokens the answer reports, where Tapedeck made it: what the rate limiter charges.
     public var tokens: (input: Int, output: Int)?
 
@@ -52,7 +59,7 @@ public struct Answer: Sendable {
         self.status = status
         self.body = body
         self.source = source
-        self.faults = faults
+        self.faultsBox = faults.map(FaultsBox.init)
         var fields = HTTPFields()
         fields.reserveCapacity(headers.count + 3)
         for (name, value) in headers {
@@ -82,7 +89,7 @@ public struct Answer: Sendable {
             switch body {
             case .json(let buffer): buffer.readableBytes
             case .events(let events): events.reduce(0) { $0 + $1.bytes.count }
-            case .recordedStream(let bytes, let pacing): bytes.count + 16 * (pacing?.events.count ?? 0)
+            case .recordedStream(let bytes, let pacing): bytes.readableBytes + 16 * (pacing?.events.count ?? 0)
             case .relayed: 0
             }
         return 64 + headerBytes + bodyBytes
@@ -92,4 +99,10 @@ public struct Answer: Sendable {
     public func header(_ name: String) -> String? {
         HTTPField.Name(name).flatMap { headers[$0] }
     }
+}
+
+/// An answer's faults, behind one pointer.
+private final class FaultsBox: Sendable {
+    let faults: Faults
+    init(_ faults: Faults) { self.faults = faults }
 }

@@ -65,38 +65,58 @@ final class Pipeline: Sendable {
     func answer(_ request: IncomingRequest, fallback: some AnswerSource) async throws -> Answer {
         var request = request
         let tape = try await shelf.tape(named: request.cassette)
-        let schedule = request.overrides?.faults ?? self.faults
-        let faults = request.faults ?? (request.faultsDrawn ? nil : schedule.draw(for: request.fingerprint))
-        if let faults {
-            // The sources see drawn faults too: a forced stop reason shapes the answer they make.
-            request.faults = faults
-            request.trace.update { $0.fault = faults.description }
-            if let latency = faults.latency { try await Task.sleep(for: .clamped(milliseconds: Double(latency))) }
-            if Policy.effect(of: faults, wantsStream: request.wantsStream) == .answersInstead {
-                request.trace.update { $0.source = "fault" }
-                throw answeringError(faults)
-            }
-            if faults.breakOff != nil {
-                // The client is meant to lose this answer part-way (and its SDK then hangs up): that hang-up is
-                // Tapedeck's doing, so a recording still finishes from the upstream rather than being cancelled.
-                request.client = ClientConnection()
-            }
-        }
+        let faults = try drawFaults(for: &request)
+        if let latency = faults?.latency { try await Task.sleep(for: .clamped(milliseconds: Double(latency))) }
+        if let faults { try applyBeforeAnswering(faults, to: &request) }
         // Only Messages calls spend the budget: count_tokens and the catalog have limits of their own upstream.
         let limiter = fallback.kind == .synthesis && !request.path.hasSuffix("/count_tokens") ? self.limiter : nil
         try limiter?.admit(cassette: request.cassetteName)
         var answer = try await answerUnfaulted(request, tape: tape, fallback: fallback)
         answer.faults = faults
-        // Every answer spends the budget, but only the ones Tapedeck makes (synthesized, fixtures: those with
-        // `tokens`) carry its headers: a recording keeps the headers it was recorded with, an upstream answer its own.
-        if let limiter, answer.source != .proxied {
-            let wantsHeaders = answer.tokens != nil && answer.headers[RateLimiter.headerNames[0]] == nil
-            let values = limiter.charge(
-                cassette: request.cassetteName, inputTokens: answer.tokens?.input ?? 0,
-                outputTokens: answer.tokens?.output ?? 0, reporting: wantsHeaders)
-            for (name, value) in zip(RateLimiter.headerNames, values) { answer.headers.append(HTTPField(name: name, value: value)) }
-        }
+        if let limiter, answer.source != .proxied { charge(&answer, to: limiter, for: request) }
         return answer
+    }
+
+    // The synchronous steps of `answer` are functions of their own, kept out of line: the locals of code inlined
+    // into an async function can all become part of its frame, which comes from the connection's task and stays
+    // as large as it ever was for the connection's lifetime (see `AnswerSource.answer`).
+
+    /// The faults `request` meets: the ones it asked for, else the ones drawn from the schedule.
+    @inline(never)
+    private func drawFaults(for request: inout IncomingRequest) throws -> Faults? {
+        let schedule = request.overrides?.faults ?? self.faults
+        guard let faults = request.faults ?? (request.faultsDrawn ? nil : schedule.draw(for: request.fingerprint)) else {
+            return nil
+        }
+        // The sources see drawn faults too: a forced stop reason shapes the answer they make.
+        request.faults = faults
+        request.trace.update { $0.fault = faults.description }
+        return faults
+    }
+
+    /// Throws the error of a fault that answers instead; lets a recording outlive a hang-up the fault causes.
+    @inline(never)
+    private func applyBeforeAnswering(_ faults: Faults, to request: inout IncomingRequest) throws {
+        if Policy.effect(of: faults, wantsStream: request.wantsStream) == .answersInstead {
+            request.trace.update { $0.source = "fault" }
+            throw answeringError(faults)
+        }
+        if faults.breakOff != nil {
+            // The client is meant to lose this answer part-way (and its SDK then hangs up): that hang-up is
+            // Tapedeck's doing, so a recording still finishes from the upstream rather than being cancelled.
+            request.client = ClientConnection()
+        }
+    }
+
+    /// Every answer spends the budget, but only the ones Tapedeck makes (synthesized, fixtures: those with
+    /// `tokens`) carry its headers: a recording keeps the headers it was recorded with, an upstream answer its own.
+    @inline(never)
+    private func charge(_ answer: inout Answer, to limiter: RateLimiter, for request: IncomingRequest) {
+        let wantsHeaders = answer.tokens != nil && answer.headers[RateLimiter.headerNames[0]] == nil
+        let values = limiter.charge(
+            cassette: request.cassetteName, inputTokens: answer.tokens?.input ?? 0,
+            outputTokens: answer.tokens?.output ?? 0, reporting: wantsHeaders)
+        for (name, value) in zip(RateLimiter.headerNames, values) { answer.headers.append(HTTPField(name: name, value: value)) }
     }
 
     private func answerUnfaulted(_ request: IncomingRequest, tape: Tape, fallback: some AnswerSource) async throws -> Answer {
@@ -153,6 +173,7 @@ final class Pipeline: Sendable {
     }
 
     /// The 404 that `--on-miss error` answers, naming the closest recording and where it differs.
+    @inline(never)  // its own frame (see `AnswerSource.answer`)
     func missError(for request: IncomingRequest, tape: Tape) async throws -> APIError {
         request.trace.update { $0.source = "miss" }
         noteMiss(request, answered: "error")
