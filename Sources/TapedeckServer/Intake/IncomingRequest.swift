@@ -39,6 +39,8 @@ struct IncomingRequest: Sendable {
 
     private var box: Box
 
+    // The accessors below are written out rather than one `@dynamicMemberLookup` subscript: a key path is
+    // resolved at run time on each access, and these are read on every request.
     private mutating func update(_ change: (inout Fields) -> Void) {
         if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
         change(&box.fields)
