@@ -46,18 +46,17 @@ extension Answer {
             guard let pacing else { return .init(byteBuffer: bytes) }
             return ResponseBody { writer in
                 // Each event a slice of the prepared recording's buffer: no allocation or copy per event or stream.
-                let whole = bytes
                 let start = ContinuousClock.now
                 var sent = 0
-                for event in pacing.events where event.byteEnd > sent && event.byteEnd <= whole.readableBytes {
+                for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.readableBytes {
                     let due = start + .clamped(milliseconds: Double(event.offsetMilliseconds) / pacing.speed)
                     try await Pacer.shared.sleep(until: due)
-                    if let part = whole.getSlice(at: whole.readerIndex + sent, length: event.byteEnd - sent) {
+                    if let part = bytes.getSlice(at: bytes.readerIndex + sent, length: event.byteEnd - sent) {
                         try await writer.write(part)
                     }
                     sent = event.byteEnd
                 }
-                if let rest = whole.getSlice(at: whole.readerIndex + sent, length: whole.readableBytes - sent),
+                if let rest = bytes.getSlice(at: bytes.readerIndex + sent, length: bytes.readableBytes - sent),
                     rest.readableBytes > 0
                 {
                     try await writer.write(rest)

@@ -39,13 +39,13 @@ struct IncomingRequest: Sendable {
 
     private var box: Box
 
-    // The accessors below are written out rather than one `@dynamicMemberLookup` subscript: a key path is
-    // resolved at run time on each access, and these are read on every request.
     private mutating func update(_ change: (inout Fields) -> Void) {
         if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
         change(&box.fields)
     }
 
+    // The accessors are written out rather than one `@dynamicMemberLookup` subscript: a key path is
+    // resolved at run time on each access, and these are read on every request.
     var method: String {
         get { box.fields.method }
         set { update { $0.method = newValue } }
