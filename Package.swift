@@ -154,6 +154,9 @@ let package = Package(
                 "TapedeckServer", "TapedeckTesting", "TapedeckTestSupport", "MessagesAPI", "Cassette",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

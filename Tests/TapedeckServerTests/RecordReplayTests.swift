@@ -310,6 +310,15 @@ struct RecordReplayTests {
         #expect(paced >= .milliseconds(span * 9 / 10))
         #expect(fast < paced)
         #expect(instant < .milliseconds(span / 2))
+        // A fault that reshapes the body sees every event of a paced one (it is paced through the fault's writer,
+        // not from the connection's loop).
+        let faulted = try await withTapedeck(replaying(cassette) { $0.pace = .recorded }) { base in
+            try await send(base, "/v1/messages", body: request, headers: [("tapedeck-fault", "midstream_error;after=2")])
+        }
+        let firstTwo = try #require(stored.events.dropFirst().first?.byteEnd)
+        #expect(Array(faulted.body.prefix(firstTwo)) == Array(stored.responseBody.prefix(firstTwo)))
+        #expect(faulted.text.contains("event: error"), "\(faulted.text)")
+        #expect(faulted.body.count < stored.responseBody.count + 200)
     }
 
     @Test func redactedCassettesStillReplay() async throws {

@@ -103,13 +103,13 @@ struct APIRoutes: Sendable {
         let chat = ChatCompletionsSource(pipeline: pipeline, messages: messages)
         router.on(.chatCompletions, .post) { request, context in
             let incoming = try await reader.read(request, context: context, hasBody: true, unmodeled: true)
-            return try await pipeline.answer(incoming, fallback: chat).response()
+            return try await pipeline.answer(incoming, fallback: chat).response(over: incoming.client)
         }
         let unmodeled = UnmodeledSource()
         for method in Route.unmodeled.methods {
             router.on(.unmodeled, method) { request, context in
                 let incoming = try await reader.read(request, context: context, hasBody: true, unmodeled: true)
-                return try await pipeline.answer(incoming, fallback: unmodeled).response()
+                return try await pipeline.answer(incoming, fallback: unmodeled).response(over: incoming.client)
             }
         }
     }
@@ -118,7 +118,7 @@ struct APIRoutes: Sendable {
         async throws -> Response
     {
         let incoming = try await reader.read(request, context: context, hasBody: request.method == .post)
-        return try await pipeline.answer(incoming, fallback: fallback).response()
+        return try await pipeline.answer(incoming, fallback: fallback).response(over: incoming.client)
     }
 }
 

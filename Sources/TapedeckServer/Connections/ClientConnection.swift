@@ -24,8 +24,11 @@ final class ClientConnection: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Where a paced body can be written from the connection's event loop (none without a guard: tests without
+    /// a socket).
+    let outlet: ConnectionOutlet?
 
-    init() {}
+    init(outlet: ConnectionOutlet? = nil) { self.outlet = outlet }
 
     // MARK: Connections by channel
 

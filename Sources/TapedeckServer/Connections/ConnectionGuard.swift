@@ -48,6 +48,7 @@ final class ConnectionGuardInstaller: ChannelInboundHandler, RemovableChannelHan
 /// - a client that closes its side (FIN) while an upstream call made for it is in flight has given up: the
 ///   connection is closed, which cancels that call (as proxies in front of the real API treat a client abort).
 ///   Otherwise a half-close is passed on as before, and a half-closed client still gets its answer.
+/// - paced stream bodies are written from here, on the connection's loop (`ConnectionOutlet`).
 final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -58,18 +59,21 @@ final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler
     private var refused = false
     /// A request's head has been passed on and its end not yet: errors then belong to that request's handler.
     private var requestInFlight = false
-    /// What the upstream calls made for this connection's requests watch.
-    private let client = ClientConnection()
+    /// What the upstream calls made for this connection's requests watch, and its paced bodies write through.
+    private var client: ClientConnection?
 
     init(limiter: ConnectionLimiter) { self.limiter = limiter }
 
     func handlerAdded(context: ChannelHandlerContext) {
         admitted = limiter.admit()
+        let client = ClientConnection(outlet: ConnectionOutlet(context: context))
+        self.client = client
         ClientConnection.register(client, for: context.channel)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         limiter.release()
+        client?.outlet?.close()
         ClientConnection.unregister(context.channel)
     }
 
@@ -95,7 +99,7 @@ final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed, client.isAwaitingUpstream {
+        if let event = event as? ChannelEvent, event == .inputClosed, client?.isAwaitingUpstream == true {
             context.close(promise: nil)
             return
         }
@@ -103,7 +107,8 @@ final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        client.markClosed()
+        client?.markClosed()
+        client?.outlet?.close()
         context.fireChannelInactive()
     }
 

@@ -1,6 +1,6 @@
 import Cassette
 import HTTPTypes
-public import Hummingbird
+import Hummingbird
 import MessagesAPI
 import NIOCore
 
@@ -13,13 +13,18 @@ extension Answer {
     /// removed: Hummingbird writes a buffer body with its head and end in one write (a closure body costs three
     /// writes, each a trip to the event loop and a system call: half of a streamed replay's throughput), and
     /// with no length NIO frames it chunked.
-    public func response() -> Response {
+    ///
+    /// A paced stream over a connection with an outlet is written from the connection's event loop, each event
+    /// at its time (see `ConnectionOutlet`); faults that reshape the body need every byte through their writer,
+    /// so with those it is paced here.
+    func response(over connection: ClientConnection? = nil) -> Response {
         var response = Response(status: .init(code: status), headers: headers, body: .init())
         if Interaction.isBodyless(status) {
             // A body after a 204 or 304 would be read by a keep-alive client as the start of the next response.
             response.headers[.contentType] = nil
         } else {
-            response.body = responseBody()
+            let outlet = faults?.reshapesBody == true ? nil : connection?.outlet
+            response.body = responseBody(outlet: outlet)
             if case .events = body {
                 response.headers[.contentLength] = nil
             } else if case .recordedStream(_, nil) = body {
@@ -31,7 +36,7 @@ extension Answer {
         return response.applying(faults)
     }
 
-    private func responseBody() -> ResponseBody {
+    private func responseBody(outlet: ConnectionOutlet?) -> ResponseBody {
         switch body {
         case .json(let buffer):
             return .init(byteBuffer: buffer)
@@ -45,11 +50,14 @@ extension Answer {
         case .recordedStream(let bytes, let pacing):
             guard let pacing else { return .init(byteBuffer: bytes) }
             return ResponseBody { writer in
+                if let outlet, try await outlet.send(bytes, pacing: pacing, from: .now()) {
+                    return try await writer.finish(nil)
+                }
                 // Each event a slice of the prepared recording's buffer: no allocation or copy per event or stream.
                 let start = ContinuousClock.now
                 var sent = 0
                 for event in pacing.events where event.byteEnd > sent && event.byteEnd <= bytes.readableBytes {
-                    let due = start + .clamped(milliseconds: Double(event.offsetMilliseconds) / pacing.speed)
+                    let due = start + pacing.delay(of: event.offsetMilliseconds)
                     try await Pacer.shared.sleep(until: due)
                     if let part = bytes.getSlice(at: bytes.readerIndex + sent, length: event.byteEnd - sent) {
                         try await writer.write(part)

@@ -11,8 +11,7 @@ extension Response {
     /// This response with `faults`' stream breaks and timing applied to what the client receives. The body's
     /// producer is untouched: a recording being made still sees, and stores, the whole upstream answer.
     func applying(_ faults: Faults) -> Response {
-        guard faults.breakOff != nil || faults.slowFirstByte != nil || faults.stall != nil || faults.tokensPerSecond != nil
-        else { return self }
+        guard faults.reshapesBody else { return self }
         var response = self
         let original = body
         let isStream = headers[.contentType]?.hasPrefix("text/event-stream") == true
@@ -25,6 +24,11 @@ extension Response {
         }
         return response
     }
+}
+
+extension Faults {
+    /// Whether these faults break or pace the body on its way out (and so must see every byte of it).
+    var reshapesBody: Bool { breakOff != nil || slowFirstByte != nil || stall != nil || tokensPerSecond != nil }
 }
 
 /// Passes a body through, event by event for streams, breaking it off and pacing it as `faults` say.

@@ -31,6 +31,9 @@ public struct Answer: Sendable {
         public var events: [(byteEnd: Int, offsetMilliseconds: Int)]
         /// Divides every offset.
         public var speed: Double
+
+        /// How long after the stream's start an event recorded at `offsetMilliseconds` is due.
+        func delay(of offsetMilliseconds: Int) -> Duration { .clamped(milliseconds: Double(offsetMilliseconds) / speed) }
     }
 
     /// Where an answer came from, reported in the `tapedeck-source` header and the log.
