@@ -228,28 +228,41 @@ def main():
         probe_file = os.path.join(work, "probe.json")
         with open(probe_file, "w") as f:
             f.write(probe)
-        for n in scale_sizes:
-            log(f"scale {n}")
-            path = os.path.join(work, f"scale-{n}.sqlite")
-            subprocess.run([sys.executable, gen, tapedeck, path, str(n)], check=True)
-            colds = []
-            for _ in range(1 if args.smoke else 5):
-                start = time.perf_counter()
-                srv = Server([tapedeck, "serve", "--port", "0", "--cassette", path, "--log-level", "warning", "--on-miss", "error"])
-                while True:
-                    try:
-                        status, headers, _ = post(srv.port, probe)
-                        if status == 200 and headers.get("tapedeck-source") == "recorded":
-                            break
-                    except OSError:
-                        pass
-                colds.append((time.perf_counter() - start) * 1000)
-                idle = srv.rss_mb()
+        servers = {}
+        try:
+            for n in scale_sizes:
+                log(f"scale {n}: cold starts")
+                path = os.path.join(work, f"scale-{n}.sqlite")
+                subprocess.run([sys.executable, gen, tapedeck, path, str(n)], check=True)
+                colds = []
+                for _ in range(1 if args.smoke else 5):
+                    start = time.perf_counter()
+                    srv = Server([tapedeck, "serve", "--port", "0", "--cassette", path, "--log-level", "warning", "--on-miss", "error"])
+                    while True:
+                        try:
+                            status, headers, _ = post(srv.port, probe)
+                            if status == 200 and headers.get("tapedeck-source") == "recorded":
+                                break
+                        except OSError:
+                            pass
+                    colds.append((time.perf_counter() - start) * 1000)
+                    idle = srv.rss_mb()
+                    srv.stop()
+                results["scale"][n] = {"cold_ms": statistics.median(colds), "rss_idle": idle, "runs": []}
+                servers[n] = Server([tapedeck, "serve", "--port", "0", "--cassette", path, "--log-level", "warning", "--on-miss", "error"])
+            # Alternating rounds, as for replay: one run per size read 11% faster and 13% slower for 100,000 on the
+            # same build, from the box's noise alone.
+            for i in range(1 if args.smoke else 3):
+                for n in scale_sizes:
+                    log(f"scale round {i + 1}: {n} interactions")
+                    results["scale"][n]["runs"].append(wrk(servers[n].port, probe_file, 32, duration))
+            for n in scale_sizes:
+                runs = results["scale"][n]["runs"]
+                results["scale"][n]["wrk"] = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+                results["scale"][n]["rss_loaded"] = servers[n].rss_mb()
+        finally:
+            for srv in servers.values():
                 srv.stop()
-            srv = Server([tapedeck, "serve", "--port", "0", "--cassette", path, "--log-level", "warning", "--on-miss", "error"])
-            load = wrk(srv.port, probe_file, 32, duration)
-            results["scale"][n] = {"wrk": load, "cold_ms": statistics.median(colds), "rss_idle": idle, "rss_loaded": srv.rss_mb()}
-            srv.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -275,7 +288,8 @@ def write_report(r, args, scale_sizes):
     log_cost = (1 - paired("default", "quiet")) * 100
     stream_ratio = paired("stream", "bare_stream")
     big, small = r["scale"][scale_sizes[-1]], r["scale"][scale_sizes[0]]
-    scale_delta = (small["wrk"]["rps"] - big["wrk"]["rps"]) / small["wrk"]["rps"] * 100
+    # The median of each round's own comparison, like the ratios at 32 connections.
+    scale_delta = statistics.median((a["rps"] - b["rps"]) / a["rps"] * 100 for a, b in zip(small["runs"], big["runs"]))
     rec = r["record"]
     added_first = rec["proxied"]["first_p50"] - rec["direct"]["first_p50"]
     added_total = rec["proxied"]["total_p50"] - rec["direct"]["total_p50"]
@@ -302,7 +316,7 @@ def write_report(r, args, scale_sizes):
         f"| synthetic streams ≥ 0.4× replay req/s | {r['synth_stream']['rps']:.0f} req/s = {synth_stream_ratio:.2f}× | {ok(synth_stream_ratio >= 0.4)} |",
         f"| record adds < 0.5 ms to time to first byte (p50) | +{added_first:.2f} ms | {ok(added_first < 0.5)} |",
         f"| record throughput at 32 clients ≥ 0.5× going direct | {rec['proxied_wrk']['rps']:.0f} vs {rec['direct_wrk']['rps']:.0f} req/s = {record_ratio:.2f}× | {ok(record_ratio >= 0.5)} |",
-        f"| {scale_sizes[-1]:,}-interaction lookups within 10% of {scale_sizes[0]}-interaction ones | {big['wrk']['rps']:.0f} vs {small['wrk']['rps']:.0f} req/s ({scale_delta:+.1f}% slower) | {ok(scale_delta <= 10)} |",
+        f"| {scale_sizes[-1]:,}-interaction lookups within 10% of {scale_sizes[0]}-interaction ones | {big['wrk']['rps']:.0f} vs {small['wrk']['rps']:.0f} req/s ({scale_delta:+.1f}% slower, the median of the rounds) | {ok(scale_delta <= 10)} |",
         f"| cold start < 300 ms with {scale_sizes[-1]:,} interactions | {big['cold_ms']:.0f} ms to the first replayed answer | {ok(big['cold_ms'] < 300)} |",
         f"| idle RSS < 64 MB | {r['rss_idle_small']:.1f} MB (small cassette), {big['rss_idle']:.1f} MB ({scale_sizes[-1]:,} interactions) | {ok(max(r['rss_idle_small'], big['rss_idle']) < 64)} |",
         "",
@@ -348,7 +362,7 @@ def write_report(r, args, scale_sizes):
         f"Added by recording: {added_first:+.2f} ms to the first byte, {added_total:+.2f} ms to the whole answer (the commit happens before the last event).",
         f"At 32 clients (JSON): straight {rec['direct_wrk']['rps']:.0f} req/s (p99 {rec['direct_wrk']['p99']:.2f} ms), through record {rec['proxied_wrk']['rps']:.0f} req/s (p99 {rec['proxied_wrk']['p99']:.2f} ms).",
         "",
-        "## Cassette scale (lookups of one recorded request, 32 connections)",
+        "## Cassette scale (lookups of one recorded request, 32 connections; the median of alternating rounds)",
         "",
         "| interactions | req/s | p50 ms | p99 ms | cold start to first answer ms | idle RSS MB | loaded RSS MB |",
         "|---|---|---|---|---|---|---|",
@@ -356,7 +370,9 @@ def write_report(r, args, scale_sizes):
     for n in scale_sizes:
         x = r["scale"][n]
         lines.append(f"| {n:,} | {x['wrk']['rps']:.0f} | {x['wrk']['p50']:.2f} | {x['wrk']['p99']:.2f} | {x['cold_ms']:.0f} | {x['rss_idle']:.1f} | {x['rss_loaded']:.1f} |")
-    lines += ["", f"RSS after the 128-connection replay load: {r['rss_loaded']:.1f} MB.", ""]
+    per_round = ", ".join(f"{(a['rps'] - b['rps']) / a['rps'] * 100:+.1f}%" for a, b in zip(small["runs"], big["runs"]))
+    lines += ["", f"{scale_sizes[-1]:,} against {scale_sizes[0]} interactions, slower by round: {per_round}.", ""]
+    lines += [f"RSS after the 128-connection replay load: {r['rss_loaded']:.1f} MB.", ""]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
