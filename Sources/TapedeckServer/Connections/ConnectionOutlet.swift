@@ -40,9 +40,10 @@ final class ConnectionOutlet: Sendable {
     /// Writes `bytes`, each of `pacing`'s events (the bytes up to its end) when it is due after `start`, then what
     /// is left, and returns once the last is written.
     ///
-    /// Returns `false`, having written nothing, when the connection cannot take direct writes now: its output is
-    /// backed up, so Hummingbird's writer may still hold the response's head, which must go first. Throws when
-    /// the connection closes first, and `CancellationError` when the task is cancelled.
+    /// Returns `false`, having written nothing, when the connection's output is backed up (a client that is not
+    /// reading): the body then goes through Hummingbird's writer, which waits for the client, and whatever that
+    /// writer still holds goes out first. Throws when the connection closes first, and `CancellationError` when
+    /// the task is cancelled.
     func send(_ bytes: ByteBuffer, pacing: Answer.Pacing, from start: NIODeadline) async throws -> Bool {
         let sending = NIOLoopBoundBox.makeBoxSendingValue(Sending.starting, as: Sending.self, eventLoop: eventLoop)
         let (loop, state) = (eventLoop, self.state)
@@ -54,8 +55,8 @@ final class ConnectionOutlet: Sendable {
                 guard let context = state.value.context, context.channel.isActive else {
                     return loop.makeFailedFuture(ChannelError.ioOnClosedChannel)
                 }
-                // Writable means nothing of this connection waits in Hummingbird's writer (it holds writes only
-                // while the channel is not writable, and hands them all over when it becomes so).
+                // Writable also means nothing of this connection waits in Hummingbird's writer: it holds writes
+                // only while the channel is not writable, and hands them all over when it becomes so.
                 guard context.channel.isWritable else { return loop.makeSucceededFuture(false) }
                 let send = PacedSend(context: context, bytes: bytes, pacing: pacing, start: start, ticks: LoopTicks.of(loop))
                 sending.value = .sending(send)
