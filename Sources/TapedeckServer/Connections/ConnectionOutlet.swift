@@ -33,10 +33,6 @@ final class ConnectionOutlet: Sendable {
         state.value = State()
     }
 
-    /// Paced bodies being sent, on every connection (for tests).
-    static var sending: Int { open.load(ordering: .relaxed) }
-    fileprivate static let open = Atomic<Int>(0)
-
     /// Writes `bytes`, each of `pacing`'s events (the bytes up to its end) when it is due after `start`, then what
     /// is left, and returns once the last is written.
     ///
@@ -101,7 +97,6 @@ private final class PacedSend {
         self.start = start
         self.ticks = ticks
         done = context.eventLoop.makePromise()
-        ConnectionOutlet.open.wrappingAdd(1, ordering: .relaxed)
     }
 
     private func due(_ index: Int) -> NIODeadline {
@@ -120,7 +115,7 @@ private final class PacedSend {
             next += 1
         }
         guard next < pacing.events.count else {
-            finish()
+            finished = true
             write(upTo: bytes.readableBytes, promise: done)
             return
         }
@@ -140,13 +135,8 @@ private final class PacedSend {
     /// Ends the body early: the connection closed, or the task was cancelled.
     func stop(_ error: any Error) {
         guard !finished else { return }
-        finish()  // a wake still due finds it finished
+        finished = true  // a wake still due finds it finished
         done.fail(error)
-    }
-
-    private func finish() {
-        finished = true
-        ConnectionOutlet.open.wrappingSubtract(1, ordering: .relaxed)
     }
 }
 
