@@ -106,6 +106,11 @@ final class HTTP1ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler
         context.fireUserInboundEventTriggered(event)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        if context.channel.isWritable { client?.outlet?.writable() }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         client?.markClosed()
         client?.outlet?.close()

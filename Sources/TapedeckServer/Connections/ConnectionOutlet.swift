@@ -27,6 +27,9 @@ final class ConnectionOutlet: Sendable {
         state = NIOLoopBoundBox(State(context: context), eventLoop: context.eventLoop)
     }
 
+    /// Called on the loop when the connection's output drains: a body held back goes on.
+    func writable() { state.value.current?.step() }
+
     /// Called on the loop when the connection closes: a body being sent ends now, not at its next event.
     func close() {
         state.value.current?.stop(ChannelError.ioOnClosedChannel)
@@ -34,26 +37,20 @@ final class ConnectionOutlet: Sendable {
     }
 
     /// Writes `bytes`, each of `pacing`'s events (the bytes up to its end) when it is due after `start`, then what
-    /// is left, and returns once the last is written.
-    ///
-    /// Returns `false`, having written nothing, when the connection's output is backed up (a client that is not
-    /// reading): the body then goes through Hummingbird's writer, which waits for the client, and whatever that
-    /// writer still holds goes out first. Throws when the connection closes first, and `CancellationError` when
-    /// the task is cancelled.
-    func send(_ bytes: ByteBuffer, pacing: Answer.Pacing, from start: NIODeadline) async throws -> Bool {
+    /// is left, and returns once the last is handed to the connection. While the client is not reading, the
+    /// events wait, as they would in Hummingbird's writer. Throws when the connection closes first, and
+    /// `CancellationError` when the task is cancelled.
+    func send(_ bytes: ByteBuffer, pacing: Answer.Pacing, from start: NIODeadline) async throws {
         let sending = NIOLoopBoundBox.makeBoxSendingValue(Sending.starting, as: Sending.self, eventLoop: eventLoop)
         let (loop, state) = (eventLoop, self.state)
-        return try await withTaskCancellationHandler {
+        try await withTaskCancellationHandler {
             // Submitted after the head: Hummingbird's writer hands it to this loop (`execute`) before the body
             // starts, and the loop runs what it is given in order.
-            try await loop.flatSubmit { () -> EventLoopFuture<Bool> in
+            try await loop.flatSubmit { () -> EventLoopFuture<Void> in
                 if case .cancelled = sending.value { return loop.makeFailedFuture(CancellationError()) }
                 guard let context = state.value.context, context.channel.isActive else {
                     return loop.makeFailedFuture(ChannelError.ioOnClosedChannel)
                 }
-                // Writable also means nothing of this connection waits in Hummingbird's writer: it holds writes
-                // only while the channel is not writable, and hands them all over when it becomes so.
-                guard context.channel.isWritable else { return loop.makeSucceededFuture(false) }
                 let send = PacedSend(context: context, bytes: bytes, pacing: pacing, start: start, ticks: LoopTicks.of(loop))
                 sending.value = .sending(send)
                 state.value.current = send
@@ -62,7 +59,7 @@ final class ConnectionOutlet: Sendable {
                 sent.assumeIsolated().whenComplete { _ in
                     if state.value.current === send { state.value.current = nil }
                 }
-                return sent.map { true }
+                return sent
             }.get()
         } onCancel: {
             loop.execute {
@@ -79,7 +76,9 @@ final class ConnectionOutlet: Sendable {
 
 /// One paced body on its way out, confined to the connection's loop.
 private final class PacedSend {
-    let context: ChannelHandlerContext
+    /// Let go when the send ends: a stopped send may wait in `LoopTicks` until its next event was due (a day at
+    /// most), and must not hold the connection's pipeline that long.
+    private var context: ChannelHandlerContext?
     let bytes: ByteBuffer
     /// Shared with the prepared answer: a stream keeps no copy of its timing.
     let pacing: Answer.Pacing
@@ -88,7 +87,8 @@ private final class PacedSend {
     private let ticks: LoopTicks
     private var next = 0
     private var sent = 0
-    private var finished = false
+    /// A wake is due in `ticks`: a step made by the connection becoming writable again schedules no other.
+    private var awaitingTick = false
 
     init(context: ChannelHandlerContext, bytes: ByteBuffer, pacing: Answer.Pacing, start: NIODeadline, ticks: LoopTicks) {
         self.context = context
@@ -103,39 +103,53 @@ private final class PacedSend {
         start + TimeAmount(pacing.delay(of: pacing.events[index].offsetMilliseconds))
     }
 
+    /// Called by `ticks` at the time asked for.
+    func wake() {
+        awaitingTick = false
+        step()
+    }
+
     /// Writes every event that is due (those due together in one write), then waits for the next; after the
-    /// last, writes the rest and completes.
+    /// last, writes the rest and completes. While the client is not reading (the channel is not writable) it
+    /// writes nothing and goes on when `ConnectionOutlet.writable` calls it again, as Hummingbird's writer would
+    /// wait.
     func step() {
-        guard !finished else { return }
+        guard let context else { return }
         guard context.channel.isActive else { return stop(ChannelError.ioOnClosedChannel) }
+        guard context.channel.isWritable else { return }
         let now = NIODeadline.now()
         var end = sent
-        while next < pacing.events.count, due(next) <= now {
-            end = max(end, min(pacing.events[next].byteEnd, bytes.readableBytes))
+        // An event that adds no bytes (or lies past them) is not waited for, as `Pacer`'s path skips it too.
+        while next < pacing.events.count {
+            let event = pacing.events[next]
+            let adds = event.byteEnd > end && event.byteEnd <= bytes.readableBytes
+            guard !adds || due(next) <= now else { break }
+            if adds { end = event.byteEnd }
             next += 1
         }
         guard next < pacing.events.count else {
-            finished = true
-            write(upTo: bytes.readableBytes, promise: done)
-            return
+            // Not waiting for the socket to take the last bytes, as the writer did not: a client that stops
+            // reading now must not hold the request (and a server's shutdown) until it goes away.
+            write(upTo: bytes.readableBytes, through: context)
+            self.context = nil
+            return done.succeed()
         }
-        if end > sent { write(upTo: end, promise: nil) }
+        write(upTo: end, through: context)
+        guard !awaitingTick else { return }
+        awaitingTick = true
         ticks.wake(self, at: due(next))
     }
 
-    private func write(upTo end: Int, promise: EventLoopPromise<Void>?) {
-        guard end > sent, let part = bytes.getSlice(at: bytes.readerIndex + sent, length: end - sent) else {
-            promise?.succeed()
-            return
-        }
+    private func write(upTo end: Int, through context: ChannelHandlerContext) {
+        guard end > sent, let part = bytes.getSlice(at: bytes.readerIndex + sent, length: end - sent) else { return }
         sent = end
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(part))), promise: promise)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(part))), promise: nil)
     }
 
     /// Ends the body early: the connection closed, or the task was cancelled.
     func stop(_ error: any Error) {
-        guard !finished else { return }
-        finished = true  // a wake still due finds it finished
+        guard context != nil else { return }
+        context = nil  // a wake still due finds it ended
         done.fail(error)
     }
 }
@@ -152,7 +166,7 @@ private final class LoopTicks {
 
     private init(loop: NIOIsolatedEventLoop) { self.loop = loop }
 
-    /// Wakes `send` (calls its `step`) at `deadline`, rounded up to the millisecond.
+    /// Wakes `send` at `deadline`, rounded up to the millisecond.
     func wake(_ send: PacedSend, at deadline: NIODeadline) {
         let (whole, part) = deadline.uptimeNanoseconds.quotientAndRemainder(dividingBy: 1_000_000)
         let tick = part > 0 ? whole + 1 : whole
@@ -162,7 +176,7 @@ private final class LoopTicks {
         }
         due[tick] = [send]
         loop.scheduleTask(deadline: .uptimeNanoseconds(tick &* 1_000_000)) { [self] in
-            for send in due.removeValue(forKey: tick) ?? [] { send.step() }
+            for send in due.removeValue(forKey: tick) ?? [] { send.wake() }
         }
     }
 

@@ -1,6 +1,6 @@
 import Cassette
 import HTTPTypes
-import Hummingbird
+public import Hummingbird
 import MessagesAPI
 import NIOCore
 
@@ -17,7 +17,10 @@ extension Answer {
     /// A paced stream over a connection with an outlet is written from the connection's event loop, each event
     /// at its time (see `ConnectionOutlet`); faults that reshape the body need every byte through their writer,
     /// so with those it is paced here.
-    func response(over connection: ClientConnection? = nil) -> Response {
+    public func response() -> Response { response(over: nil) }
+
+    /// `response()`, written over `connection` (see above).
+    func response(over connection: ClientConnection?) -> Response {
         var response = Response(status: .init(code: status), headers: headers, body: .init())
         if Interaction.isBodyless(status) {
             // A body after a 204 or 304 would be read by a keep-alive client as the start of the next response.
@@ -50,7 +53,8 @@ extension Answer {
         case .recordedStream(let bytes, let pacing):
             guard let pacing else { return .init(byteBuffer: bytes) }
             return ResponseBody { writer in
-                if let outlet, try await outlet.send(bytes, pacing: pacing, from: .now()) {
+                if let outlet {
+                    try await outlet.send(bytes, pacing: pacing, from: .now())
                     return try await writer.finish(nil)
                 }
                 // Each event a slice of the prepared recording's buffer: no allocation or copy per event or stream.
