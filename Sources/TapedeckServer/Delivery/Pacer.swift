@@ -1,8 +1,10 @@
 import Foundation
 import HeapModule
 
-/// The clock paced streams wait on: one thread wakes every stream whose next event is due, a millisecond tick
-/// at a time, and each stream's task goes on from there to write its event.
+/// The clock bodies paced from their task wait on: one thread wakes every body whose next event is due, a
+/// millisecond tick at a time, and each body's task goes on from there to write its event. Faults that pace or
+/// break a body (`FaultWriter`) wait here, and so does a paced replay with no connection outlet (Hummingbird's
+/// test client); a paced replay over a real connection is timed on its event loop (`ConnectionOutlet`).
 ///
 /// A `Task.sleep` per event made each wait a timer of its own in Dispatch, created, armed and torn down from the
 /// cooperative pool: with 10,000 streams of an event per 100 ms that was 100,000 timers a second and most of the
