@@ -2,6 +2,7 @@ import Cassette
 import Foundation
 import MessagesAPI
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import TapedeckServer
@@ -113,6 +114,35 @@ struct ClientConnectionTests {
         client.markClosed()
         await #expect(throws: ClientConnection.Closed.self) { try await waited.value }
         #expect(!client.isAwaitingUpstream)
+        let ran = Mutex(false)
+        await #expect(throws: ClientConnection.Closed.self, "a call made after the hang-up is not started") {
+            try await client.cancellingOnClose { ran.withLock { $0 = true } }
+        }
+        #expect(!ran.withLock { $0 })
+    }
+
+    /// The wait runs in the caller's task (no child task per chunk): a hang-up cancels that task, and an error the
+    /// cancelled call throws reaches the caller as `Closed`.
+    @Test func aHangUpCancelsTheCallingTaskItself() async throws {
+        let client = ClientConnection()
+        let started = AsyncStream<Void>.makeStream()
+        let waited = Task {
+            do {
+                _ = try await client.cancellingOnClose {
+                    started.continuation.yield()
+                    try await Task.sleep(for: .seconds(60))
+                }
+                return (closed: false, cancelled: Task.isCancelled)
+            } catch is ClientConnection.Closed {
+                return (closed: true, cancelled: Task.isCancelled)
+            }
+        }
+        var iterator = started.stream.makeAsyncIterator()
+        _ = await iterator.next()
+        client.markClosed()
+        let outcome = try await waited.value
+        #expect(outcome.closed && outcome.cancelled)
+        #expect(try await ClientConnection().cancellingOnClose { 7 } == 7, "a connection that never closes never cancels")
     }
 }
 

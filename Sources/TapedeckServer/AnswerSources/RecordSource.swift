@@ -193,13 +193,7 @@ final class RecordSource: AnswerSource {
     static func next(
         _ iterator: inout HTTPClientResponse.Body.AsyncIterator, unlessClosed client: ClientConnection
     ) async throws -> ByteBuffer? {
-        // The iterator is used by one task at a time: the racing child runs `next()` while this task waits for
-        // it, and only then touches the iterator again. AsyncHTTPClient marks it not Sendable to forbid
-        // concurrent `next()` calls, which this never makes.
-        nonisolated(unsafe) var moving = iterator
-        let chunk = try await client.cancellingOnClose { try await moving.next() }
-        iterator = moving
-        return chunk
+        try await client.cancellingOnClose { try await iterator.next() }
     }
 
     /// A body that sends `buffered`, then the rest of the upstream's body as it comes; nothing is kept.

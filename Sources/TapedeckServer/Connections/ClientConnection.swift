@@ -5,8 +5,8 @@ import Synchronization
 /// and how many upstream calls it is waiting on.
 ///
 /// `HTTP1ConnectionGuard` makes one per connection and marks it closed when the connection ends, or when the
-/// client closes its side while an upstream call is in flight (a client abort). Waits on the upstream race
-/// against that, so a hang-up cancels the upstream call at once instead of holding it until a timeout. One
+/// client closes its side while an upstream call is in flight (a client abort). A wait on the upstream cancels
+/// its own task then, so a hang-up ends the upstream call at once instead of holding it until a timeout. One
 /// object per connection, not a callback per wait: a stream of a million chunks registers nothing.
 final class ClientConnection: Sendable {
     /// Thrown in place of a result when the client's connection closed first.
@@ -14,13 +14,21 @@ final class ClientConnection: Sendable {
         var description: String { "the client closed its connection" }
     }
 
+    /// A task waiting on the upstream, to cancel when the client goes.
+    ///
+    /// Swift has no handle that cancels a task other than the one `Task {}` returns, and a child task per wait
+    /// (a task group racing the call against the close) cost two task spawns and two thread hops for every
+    /// chunk of a relayed stream. The current task's own handle is safe to keep while it is in `waiting`: it is
+    /// taken out, under the lock `markClosed` cancels under, before the wait returns, so it never outlives its task.
+    private struct Waiter: @unchecked Sendable {
+        let task: UnsafeCurrentTask
+    }
+
     private struct State {
         var closed = false
         var upstreamCalls = 0
         var nextWaiter = 0
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-        /// Waiters cancelled before they could register.
-        var cancelled: Set<Int> = []
+        var waiting: [Int: Waiter] = [:]
     }
 
     private let state = Mutex(State())
@@ -56,58 +64,40 @@ final class ClientConnection: Sendable {
 
     /// Ends every wait: the client is gone.
     func markClosed() {
-        let waiters = state.withLock { state in
+        state.withLock { state in
             state.closed = true
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// Runs `operation` (an upstream call, or part of one), cancelling it and throwing `Closed` if the client
-    /// goes first.
-    func cancellingOnClose<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        state.withLock { $0.upstreamCalls += 1 }
-        defer { state.withLock { $0.upstreamCalls -= 1 } }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                await self.waitUntilClosed()
-                guard self.state.withLock({ $0.closed }) else { return nil }  // cancelled: the operation won
-                throw Closed()
-            }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let result { return result }
-            }
-            throw CancellationError()
+            // Under the lock: a waiter leaves `waiting` (and may then end its task) only while holding it.
+            for waiter in state.waiting.values { waiter.task.cancel() }
+            state.waiting = [:]
         }
     }
 
-    /// Returns when the connection closes, or when the calling task is cancelled.
-    private func waitUntilClosed() async {
-        let id = state.withLock { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
+    /// Runs `operation` (an upstream call, or part of one) in the calling task, cancelling the task and throwing
+    /// `Closed` if the client goes first.
+    func cancellingOnClose<T>(_ operation: () async throws -> T) async throws -> T {
+        let id: Int? = withUnsafeCurrentTask { task in
+            state.withLock { state in
+                guard !state.closed else { return nil }
+                state.upstreamCalls += 1
+                state.nextWaiter += 1
+                if let task { state.waiting[state.nextWaiter] = Waiter(task: task) }
+                return state.nextWaiter
+            }
         }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state in
-                    if state.closed || state.cancelled.remove(id) != nil { return true }
-                    state.waiters[id] = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
+        guard let id else { throw Closed() }
+        defer {
+            state.withLock { state in
+                state.upstreamCalls -= 1
+                state.waiting[id] = nil
             }
-        } onCancel: {
-            let waiter = state.withLock { state in
-                guard let waiter = state.waiters.removeValue(forKey: id) else {
-                    state.cancelled.insert(id)
-                    return nil as CheckedContinuation<Void, Never>?
-                }
-                return waiter
-            }
-            waiter?.resume()
+        }
+        do {
+            return try await operation()
+        } catch {
+            // The operation's own error (AsyncHTTPClient's `cancelled`, a `CancellationError`) when the cancel
+            // was the client's doing.
+            if state.withLock({ $0.closed }) { throw Closed() }
+            throw error
         }
     }
 }
