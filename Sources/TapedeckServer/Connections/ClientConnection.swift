@@ -73,7 +73,8 @@ final class ClientConnection: Sendable {
     }
 
     /// Runs `operation` (an upstream call, or part of one) in the calling task, cancelling the task and throwing
-    /// `Closed` if the client goes first.
+    /// `Closed` if the client goes first. The task's cancellation handlers then run under this connection's lock,
+    /// so none may call back into it.
     func cancellingOnClose<T>(_ operation: () async throws -> T) async throws -> T {
         let id: Int? = withUnsafeCurrentTask { task in
             state.withLock { state in
