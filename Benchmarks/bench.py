@@ -195,13 +195,19 @@ def main():
         # line's cost read 25%, 6% and -1.5% in one run).
         rounds = 1 if args.smoke else 5
         results["rounds"] = {"default": [], "quiet": [], "bare": [], "stream": [], "bare_stream": []}
+        # The default run sits between the two it is compared with, and the arms swap sides every round, so a box
+        # that drifts faster or slower through a round favours neither side of a ratio.
+        arms = {"default": (replay.port, files["json"]), "quiet": (quiet.port, files["json"]),
+                "bare": (bare[1], files["json"]), "stream": (replay.port, files["stream"]),
+                "bare_stream": (bare_sse[1], files["json"])}
         for i in range(rounds):
-            log(f"round {i + 1} of {rounds}: default, --log-level warning, bare; streamed replay, bare SSE")
-            results["rounds"]["default"].append(wrk(replay.port, files["json"], 32, duration))
-            results["rounds"]["quiet"].append(wrk(quiet.port, files["json"], 32, duration))
-            results["rounds"]["bare"].append(wrk(bare[1], files["json"], 32, duration))
-            results["rounds"]["stream"].append(wrk(replay.port, files["stream"], 32, duration))
-            results["rounds"]["bare_stream"].append(wrk(bare_sse[1], files["json"], 32, duration))
+            order = ["quiet", "default", "bare", "stream", "bare_stream"]
+            if i % 2:
+                order = ["bare", "default", "quiet", "bare_stream", "stream"]
+            log(f"round {i + 1} of {rounds}: " + ", ".join(order))
+            for arm in order:
+                port, body = arms[arm]
+                results["rounds"][arm].append(wrk(port, body, 32, duration))
         for process, _ in (bare, bare_sse):
             process.terminate()
             process.wait()
@@ -251,9 +257,11 @@ def main():
                 results["scale"][n] = {"cold_ms": statistics.median(colds), "rss_idle": idle, "runs": []}
                 servers[n] = Server([tapedeck, "serve", "--port", "0", "--cassette", path, "--log-level", "warning", "--on-miss", "error"])
             # Alternating rounds, as for replay: one run per size read 11% faster and 13% slower for 100,000 on the
-            # same build, from the box's noise alone.
-            for i in range(1 if args.smoke else 3):
-                for n in scale_sizes:
+            # same build, from the box's noise alone. The two sizes the target compares run back to back, first one
+            # then the other first; with them apart and in one order, three rounds read -12%, +12% and +41%.
+            for i in range(1 if args.smoke else 5):
+                pair = [scale_sizes[0], scale_sizes[-1]]
+                for n in scale_sizes[1:-1] + (pair if i % 2 == 0 else pair[::-1]):
                     log(f"scale round {i + 1}: {n} interactions")
                     results["scale"][n]["runs"].append(wrk(servers[n].port, probe_file, 32, duration))
             for n in scale_sizes:
