@@ -142,7 +142,49 @@ struct ClientConnectionTests {
         client.markClosed()
         let outcome = try await waited.value
         #expect(outcome.closed && outcome.cancelled)
-        #expect(try await ClientConnection().cancellingOnClose { 7 } == 7, "a connection that never closes never cancels")
+    }
+
+    /// A call that finished before the hang-up leaves its task alone; one the hang-up overtook reports `Closed` even
+    /// though it finished, since its task is cancelled now.
+    @Test func onlyAWaitUnderWayIsCancelled() async throws {
+        let client = ClientConnection()
+        #expect(try await client.cancellingOnClose { 7 } == 7)
+        client.markClosed()
+        #expect(!Task.isCancelled, "a finished call is not cancelled by a later hang-up")
+
+        let overtaken = ClientConnection()
+        let started = AsyncStream<Void>.makeStream()
+        let (closedStream, closed) = AsyncStream<Void>.makeStream()
+        let waited = Task {
+            try await overtaken.cancellingOnClose {
+                started.continuation.yield()
+                // Ignores the cancel, as a call about to return its result would.
+                for await _ in closedStream { break }
+                return 1
+            }
+        }
+        var iterator = started.stream.makeAsyncIterator()
+        _ = await iterator.next()
+        overtaken.markClosed()
+        closed.yield()
+        await #expect(throws: ClientConnection.Closed.self) { try await waited.value }
+    }
+
+    /// Cancelling the task from outside (the server shutting down) is not a hang-up.
+    @Test func aCancelledTaskOnAnOpenConnectionIsNotAHangUp() async throws {
+        let client = ClientConnection()
+        let started = AsyncStream<Void>.makeStream()
+        let waited = Task {
+            try await client.cancellingOnClose {
+                started.continuation.yield()
+                try await Task.sleep(for: .seconds(60))
+            }
+        }
+        var iterator = started.stream.makeAsyncIterator()
+        _ = await iterator.next()
+        waited.cancel()
+        await #expect(throws: CancellationError.self) { try await waited.value }
+        #expect(!client.isAwaitingUpstream)
     }
 }
 

@@ -18,8 +18,11 @@ final class ClientConnection: Sendable {
     ///
     /// Swift has no handle that cancels a task other than the one `Task {}` returns, and a child task per wait
     /// (a task group racing the call against the close) cost two task spawns and two thread hops for every
-    /// chunk of a relayed stream. The current task's own handle is safe to keep while it is in `waiting`: it is
-    /// taken out, under the lock `markClosed` cancels under, before the wait returns, so it never outlives its task.
+    /// chunk of a relayed stream. The current task's own handle is kept only while the task is inside
+    /// `cancellingOnClose`, and taken out, under the lock `markClosed` cancels under, before that returns: a task
+    /// cannot end while its code is still running there. The documentation promises less (the handle for the
+    /// closure of `withUnsafeCurrentTask` only); this holds on how the runtime keeps a task alive while it runs or
+    /// is suspended.
     private struct Waiter: @unchecked Sendable {
         let task: UnsafeCurrentTask
     }
@@ -62,7 +65,9 @@ final class ClientConnection: Sendable {
     /// Whether an upstream call made for this client is under way.
     var isAwaitingUpstream: Bool { state.withLock { $0.upstreamCalls > 0 } }
 
-    /// Ends every wait: the client is gone.
+    /// Ends every wait: the client is gone. The guard calls it once the channel is inactive, so the cancelled
+    /// tasks' handlers (Hummingbird's closes the channel's input) find nothing left to close and do not come back
+    /// into this connection while its lock is held.
     func markClosed() {
         state.withLock { state in
             state.closed = true
@@ -76,29 +81,30 @@ final class ClientConnection: Sendable {
     /// `Closed` if the client goes first. The task's cancellation handlers then run under this connection's lock,
     /// so none may call back into it.
     func cancellingOnClose<T>(_ operation: () async throws -> T) async throws -> T {
-        let id: Int? = withUnsafeCurrentTask { task in
-            state.withLock { state in
-                guard !state.closed else { return nil }
+        let id = try withUnsafeCurrentTask { task throws(Closed) -> Int? in
+            guard let task else { return nil }  // outside any task (never in async code): nothing to cancel
+            return try state.withLock { state throws(Closed) -> Int in
+                guard !state.closed else { throw Closed() }
                 state.upstreamCalls += 1
                 state.nextWaiter += 1
-                if let task { state.waiting[state.nextWaiter] = Waiter(task: task) }
+                state.waiting[state.nextWaiter] = Waiter(task: task)
                 return state.nextWaiter
             }
         }
-        guard let id else { throw Closed() }
-        defer {
-            state.withLock { state in
-                state.upstreamCalls -= 1
-                state.waiting[id] = nil
-            }
-        }
+        guard let id else { return try await operation() }
+        let outcome: Result<T, any Error>
         do {
-            return try await operation()
+            outcome = .success(try await operation())
         } catch {
-            // The operation's own error (AsyncHTTPClient's `cancelled`, a `CancellationError`) when the cancel
-            // was the client's doing.
-            if state.withLock({ $0.closed }) { throw Closed() }
-            throw error
+            outcome = .failure(error)
         }
+        let cancelled = state.withLock { state in
+            state.upstreamCalls -= 1
+            return state.waiting.removeValue(forKey: id) == nil
+        }
+        // A task the hang-up cancelled says so, even when its call finished first: the task stays cancelled, and
+        // its next wait (a cassette write) would fail as if the server were shutting down.
+        if cancelled { throw Closed() }
+        return try outcome.get()
     }
 }
