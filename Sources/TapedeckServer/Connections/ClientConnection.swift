@@ -7,7 +7,7 @@ import Synchronization
 /// `HTTP1ConnectionGuard` makes one per connection and marks it closed when the connection ends, or when the
 /// client closes its side while an upstream call is in flight (a client abort). A wait on the upstream cancels
 /// its own task then, so a hang-up ends the upstream call at once instead of holding it until a timeout. One
-/// object per connection, not a callback per wait: a stream of a million chunks registers nothing.
+/// object per connection; a wait costs an entry in its table under its lock, not a task or a callback.
 final class ClientConnection: Sendable {
     /// Thrown in place of a result when the client's connection closed first.
     struct Closed: Error, CustomStringConvertible {
