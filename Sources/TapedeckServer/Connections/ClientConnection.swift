@@ -29,7 +29,6 @@ final class ClientConnection: Sendable {
 
     private struct State {
         var closed = false
-        var upstreamCalls = 0
         var nextWaiter = 0
         var waiting: [Int: Waiter] = [:]
     }
@@ -62,8 +61,8 @@ final class ClientConnection: Sendable {
 
     // MARK: State
 
-    /// Whether an upstream call made for this client is under way.
-    var isAwaitingUpstream: Bool { state.withLock { $0.upstreamCalls > 0 } }
+    /// Whether an upstream call made for this client is under way (and the client not yet gone).
+    var isAwaitingUpstream: Bool { state.withLock { !$0.waiting.isEmpty } }
 
     /// Ends every wait: the client is gone. The guard calls it once the channel is inactive, so the cancelled
     /// tasks' handlers (Hummingbird's closes the channel's input) find nothing left to close and do not come back
@@ -85,7 +84,6 @@ final class ClientConnection: Sendable {
             guard let task else { return nil }  // outside any task (never in async code): nothing to cancel
             return try state.withLock { state throws(Closed) -> Int in
                 guard !state.closed else { throw Closed() }
-                state.upstreamCalls += 1
                 state.nextWaiter += 1
                 state.waiting[state.nextWaiter] = Waiter(task: task)
                 return state.nextWaiter
@@ -98,10 +96,7 @@ final class ClientConnection: Sendable {
         } catch {
             outcome = .failure(error)
         }
-        let cancelled = state.withLock { state in
-            state.upstreamCalls -= 1
-            return state.waiting.removeValue(forKey: id) == nil
-        }
+        let cancelled = state.withLock { $0.waiting.removeValue(forKey: id) == nil }
         // A task the hang-up cancelled says so, even when its call finished first: the task stays cancelled, and
         // its next wait (a cassette write) would fail as if the server were shutting down.
         if cancelled { throw Closed() }
