@@ -432,7 +432,7 @@ public final class CassetteStore: Sendable {
                 sql: "DELETE FROM \(InteractionRecord.databaseTableName) WHERE \(Columns.id.rawValue) = ?")
             try delete.execute(arguments: [existing])
         }
-        try record.insert(db)
+        try db.cachedStatement(sql: InteractionRecord.insertSQL).execute(arguments: record.insertArguments)
         return (record.id ?? db.lastInsertedRowID, existing == nil)
     }
 

@@ -5,12 +5,14 @@ import MessagesAPI
 /// One row of the `interaction` table, column for column as stored: header lists, events, messages and matchers
 /// as their JSON text, bodies as blobs.
 ///
-/// Rows are written through `Encodable` (GRDB takes the columns from the coding keys). They are read by the
-/// checked `init(row:)` below, not by `Decodable`: GRDB decodes `Int`, `Bool` and `String` properties through
-/// SQLite's conversions, so a hand-edited `status = 'abc'` would read as 0 and `is_stream = 'maybe'` as `false`,
-/// and a text column holding bytes that are not UTF-8 would come back repaired. That is why the type is not
-/// `Decodable` at all: no fetch can take the converting path by accident.
-struct InteractionRecord: Encodable, FetchableRecord, MutablePersistableRecord {
+/// Rows are written by one prepared `INSERT` (`insertSQL` with `insertArguments`), not through GRDB's
+/// `PersistableRecord`: that path encodes the record into a container and builds its statement for every row,
+/// which was two fifths of the writer thread's time while recording. They are read by the checked `init(row:)`
+/// below, not by `Decodable`: GRDB decodes `Int`, `Bool` and `String` properties through SQLite's conversions, so
+/// a hand-edited `status = 'abc'` would read as 0 and `is_stream = 'maybe'` as `false`, and a text column holding
+/// bytes that are not UTF-8 would come back repaired. That is why the type is not `Decodable` at all: no fetch can
+/// take the converting path by accident.
+struct InteractionRecord: FetchableRecord, TableRecord {
     static let databaseTableName = "interaction"
 
     var id: Int64?
@@ -33,7 +35,7 @@ struct InteractionRecord: Encodable, FetchableRecord, MutablePersistableRecord {
     var isFixture: Bool
 
     /// The schema's column names (migrations `v1` and `v2`); also the columns of the query interface.
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum Columns: String, ColumnExpression, CaseIterable {
         case id
         case recordedAt = "recorded_at"
         case method, path, query, fingerprint, occurrence
@@ -46,8 +48,6 @@ struct InteractionRecord: Encodable, FetchableRecord, MutablePersistableRecord {
         case events, message, model, matcher
         case isFixture = "is_fixture"
     }
-
-    typealias Columns = CodingKeys
 
     /// The row an interaction is stored as. JSON columns are written by `JSONWriter`, as they always were, so a
     /// cassette recorded again holds the same bytes.
@@ -99,8 +99,37 @@ struct InteractionRecord: Encodable, FetchableRecord, MutablePersistableRecord {
         isFixture = try reader.optionalBool(Columns.isFixture.rawValue) ?? false
     }
 
-    mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
+    /// Inserts a row into every column, in `Columns.allCases` order; `insertArguments` are its values.
+    static let insertSQL =
+        "INSERT INTO \(databaseTableName) (\(Columns.allCases.map(\.rawValue).joined(separator: ", "))) "
+        + "VALUES (\(Columns.allCases.map { _ in "?" }.joined(separator: ", ")))"
+
+    /// This row's values for `insertSQL`. A `nil` id lets SQLite choose the rowid.
+    var insertArguments: StatementArguments {
+        StatementArguments(Columns.allCases.map(value(of:)))
+    }
+
+    private func value(of column: Columns) -> (any DatabaseValueConvertible)? {
+        switch column {
+        case .id: id
+        case .recordedAt: recordedAt
+        case .method: method
+        case .path: path
+        case .query: query
+        case .fingerprint: fingerprint
+        case .occurrence: occurrence
+        case .requestHeaders: requestHeaders
+        case .requestBody: requestBody
+        case .status: status
+        case .responseHeaders: responseHeaders
+        case .responseBody: responseBody
+        case .isStream: isStream
+        case .events: events
+        case .message: message
+        case .model: model
+        case .matcher: matcher
+        case .isFixture: isFixture
+        }
     }
 
     /// The interaction this row holds; its JSON columns must have the shapes written above.
