@@ -49,6 +49,9 @@ public func buildApplication(
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
         // The client's default of 8 connections per host would queue concurrent recordings behind each other.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maxConnections
+        // Tapedeck bootstraps no tracer, but the client would still take the global no-op one and, for every call,
+        // parse the URL again to fill span attributes nobody reads: 3% of a recording's CPU in the profile.
+        clientConfiguration.tracing.tracer = nil
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         services.append(HTTPClientService(client: client))
         record = RecordSource(
