@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TAPEDECK="${TAPEDECK:-swift run -q tapedeck}"
 FAKE_UPSTREAM="${FAKE_UPSTREAM:-swift run -q tapedeck-fake-upstream}"
 PORT="${PORT:-4010}"
+# The fake upstream's port; a test passes one it found free, since PORT + 1 may be taken.
+FAKE_PORT="${FAKE_PORT:-$((PORT + 1))}"
 cassette="$(mktemp -d)/walkthrough.sqlite"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
@@ -20,8 +22,8 @@ ask() {
 
 # 1. An upstream to record from: the real API, or the fake one that ships with the tests.
 if [ -z "${UPSTREAM:-}" ]; then
-    $FAKE_UPSTREAM --port $((PORT + 1)) & pids+=($!)
-    UPSTREAM="http://127.0.0.1:$((PORT + 1))"
+    $FAKE_UPSTREAM --port "$FAKE_PORT" & pids+=($!)
+    UPSTREAM="http://127.0.0.1:$FAKE_PORT"
     wait_for "$UPSTREAM/v1/models" || true
 fi
 

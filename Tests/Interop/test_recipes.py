@@ -241,9 +241,14 @@ def test_the_readme_walkthrough_records_then_replays(tmp_path):
                     "--on-miss error"):
         assert command in readme, command
     port = free_port()
+    # Its own free port for the fake upstream: PORT + 1, the script's default, may be taken.
+    fake_port = free_port()
+    while fake_port == port:
+        fake_port = free_port()
     result = subprocess.run(
         ["bash", str(REPO_ROOT / "docs" / "walkthrough.sh")],
-        env=child_env(TAPEDECK=str(tapedeck_binary()), FAKE_UPSTREAM=str(fake_upstream_binary()), PORT=str(port), UPSTREAM=None),
+        env=child_env(TAPEDECK=str(tapedeck_binary()), FAKE_UPSTREAM=str(fake_upstream_binary()), PORT=str(port),
+                      FAKE_PORT=str(fake_port), UPSTREAM=None),
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     recorded = json.loads(re.search(r"^recorded: (.*)$", result.stdout, re.M).group(1))
