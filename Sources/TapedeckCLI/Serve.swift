@@ -2,6 +2,7 @@ public import ArgumentParser
 import Dispatch
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 import TapedeckServer
@@ -54,6 +55,12 @@ public struct Serve: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             printError("tapedeck: \(error.description)")
             throw ExitCode(2)
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            // The commonest start-up failure gets one line that says what to do, not NIO's `bind(...)` text.
+            printError(
+                "tapedeck: cannot listen on \(configuration.host):\(configuration.port): the address is already in use; "
+                    + "stop what holds it or choose another --port")
+            throw ExitCode(1)
         }
     }
 

@@ -113,7 +113,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from support import tapedeck_binary, user
+from support import fake_upstream_binary, tapedeck_binary, user
 
 
 @contextlib.contextmanager
@@ -200,3 +200,23 @@ def test_a_read_only_cassette_replays_but_cannot_be_recorded_into():
                     capture_output=True, text=True, timeout=30)
                 assert started.returncode == 2, (mode, started.returncode, started.stdout, started.stderr)
                 assert "c.sqlite" in started.stderr and "read-only" in started.stderr.lower(), started.stderr
+
+
+@pytest.mark.parametrize("program", ["tapedeck", "fake upstream"])
+def test_a_port_already_taken_is_one_line_and_a_failing_exit(program: str):
+    # Another process holds the port: starting must fail at once with a sentence, not hang or print a backtrace.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        if program == "tapedeck":
+            argv = [str(tapedeck_binary()), "serve", "--port", str(port)]
+        else:
+            argv = [str(fake_upstream_binary()), "--port", str(port)]
+        with tempfile.TemporaryDirectory() as cwd:  # no cassette is left behind in the checkout
+            started = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert started.returncode == 1, (started.returncode, started.stdout, started.stderr)
+    lines = started.stderr.strip().splitlines()
+    assert len(lines) == 1, started.stderr
+    assert str(port) in lines[0] and "in use" in lines[0].lower(), lines[0]
+    assert "backtrace" not in started.stderr.lower() and "at top level" not in started.stderr, started.stderr
