@@ -67,11 +67,26 @@ def unit_ms(text):
     if text.endswith("s"): return value * 1000
     return value
 
+def cpu_ticks():
+    """(stolen, total) CPU ticks of the whole box so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        # user nice system idle iowait irq softirq steal: guest time is already inside user.
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return ticks[7], sum(ticks)
+
+# Every wrk run's share of the box's CPU time the hypervisor gave to someone else. On a shared VM it moves from
+# nothing to half the box within an hour; the report prints it so a figure can be read against it.
+STEAL = []
+
 def wrk(port, body_file, connections, duration, path="/v1/messages"):
     env = dict(os.environ, WRK_BODY_FILE=body_file, WRK_PATH=path)
+    stolen_before, total_before = cpu_ticks()
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
                           os.path.join(HERE, "post.lua"), f"http://127.0.0.1:{port}"],
                          capture_output=True, text=True, env=env, check=True).stdout
+    stolen_after, total_after = cpu_ticks()
+    steal = 100 * (stolen_after - stolen_before) / max(total_after - total_before, 1)
+    STEAL.append(steal)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {p: unit_ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
     errors = 0
@@ -79,7 +94,8 @@ def wrk(port, body_file, connections, duration, path="/v1/messages"):
     if m: errors += int(m.group(1))
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if m: errors += sum(int(x) for x in m.groups())
-    return {"rps": rps, "p50": lat.get("50", float("nan")), "p99": lat.get("99", float("nan")), "errors": errors}
+    return {"rps": rps, "p50": lat.get("50", float("nan")), "p99": lat.get("99", float("nan")), "errors": errors,
+            "steal": steal}
 
 def start_bare(bin_dir, body_file, probe, content_type=None):
     """The bare Hummingbird route serving `body_file`: (process, port), once it answers."""
@@ -94,28 +110,44 @@ def start_bare(bin_dir, body_file, probe, content_type=None):
             time.sleep(0.01)
     return process, port
 
+def median_run(runs):
+    """The run with the median req/s, for the figures shown beside a ratio."""
+    return sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+
 def median_of(runs, key="rps"):
     return statistics.median(run[key] for run in runs)
 
-def first_byte_and_total(port, body, n, headers=None):
-    """Median and p99 of time to the first body byte and to the last, over n sequential requests."""
-    firsts, totals = [], []
+def first_and_last_byte(port, body, headers=None):
+    """Milliseconds to the first body byte and to the last, of one request on a new connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    h = {"content-type": "application/json", "x-api-key": "bench"}
+    h.update(headers or {})
+    start = time.perf_counter()
+    conn.request("POST", "/v1/messages", body=body, headers=h)
+    resp = conn.getresponse()
+    resp.read(1)
+    first = (time.perf_counter() - start) * 1000
+    resp.read()
+    total = (time.perf_counter() - start) * 1000
+    conn.close()
+    return first, total
+
+def first_byte_and_total(ports, body, n, headers=None):
+    """Per port, the median and p99 of time to the first body byte and to the last, over n sequential requests.
+
+    With several ports the requests interleave (a, b, b, a, ...), so a slow second of the box lands on each side
+    alike: taken one port after the other, the record overhead read +2.2 ms and +4.7 ms on one build."""
+    samples = {port: ([], []) for port in ports}
     for i in range(n):
         b = body(i) if callable(body) else body
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        h = {"content-type": "application/json", "x-api-key": "bench"}
-        h.update(headers or {})
-        start = time.perf_counter()
-        conn.request("POST", "/v1/messages", body=b, headers=h)
-        resp = conn.getresponse()
-        resp.read(1)
-        firsts.append((time.perf_counter() - start) * 1000)
-        resp.read()
-        totals.append((time.perf_counter() - start) * 1000)
-        conn.close()
+        for port in (ports if i % 2 == 0 else ports[::-1]):
+            first, total = first_and_last_byte(port, b, headers)
+            samples[port][0].append(first)
+            samples[port][1].append(total)
     q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(len(xs) * p))]
-    return {"first_p50": statistics.median(firsts), "first_p99": q(firsts, 0.99),
-            "total_p50": statistics.median(totals), "total_p99": q(totals, 0.99)}
+    return [{"first_p50": statistics.median(firsts), "first_p99": q(firsts, 0.99),
+             "total_p50": statistics.median(totals), "total_p99": q(totals, 0.99)}
+            for firsts, totals in (samples[port] for port in ports)]
 
 def main():
     ap = argparse.ArgumentParser()
@@ -155,16 +187,23 @@ def main():
         log("record overhead")
         stream_body = lambda i: json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": True,
                                             "messages": [{"role": "user", "content": f"scenario:text rec {i}"}]})
-        direct = first_byte_and_total(fake.port, stream_body, samples)
-        proxied = first_byte_and_total(rec.port, stream_body, samples)
+        direct, proxied = first_byte_and_total([fake.port, rec.port], stream_body, samples)
         results["record"] = {"direct": direct, "proxied": proxied}
         rec.stop()
         log("record throughput at 32 clients")
         # Its own cassette: thousands of recorded occurrences must not change what replay is measured on.
         bulk = Server([tapedeck, "serve", "--mode", "record", "--upstream", fake.base, "--port", "0",
                        "--cassette", os.path.join(work, "bulk.sqlite")])
-        results["record"]["direct_wrk"] = wrk(fake.port, files["json"], 32, duration)
-        results["record"]["proxied_wrk"] = wrk(bulk.port, files["json"], 32, duration)
+        # Alternating rounds, as for replay: measured once each, the ratio read 0.27× and 0.40× on one build, the
+        # box's CPU stolen by its neighbours at 36% while one side ran and 13% while the other did.
+        record_rounds = {"direct": [], "proxied": []}
+        for i in range(1 if args.smoke else 3):
+            order = ["direct", "proxied"] if i % 2 == 0 else ["proxied", "direct"]
+            for arm in order:
+                record_rounds[arm].append(wrk(fake.port if arm == "direct" else bulk.port, files["json"], 32, duration))
+        results["record"]["rounds"] = record_rounds
+        results["record"]["direct_wrk"] = median_run(record_rounds["direct"])
+        results["record"]["proxied_wrk"] = median_run(record_rounds["proxied"])
         bulk.stop()
         recorded_json = post(fake.port, json_req)[2]
         bare_body = os.path.join(work, "bare.json")
@@ -194,16 +233,19 @@ def main():
         # Five rounds: with three, one noisy round in either arm moved a ratio across its target (the log
         # line's cost read 25%, 6% and -1.5% in one run).
         rounds = 1 if args.smoke else 5
-        results["rounds"] = {"default": [], "quiet": [], "bare": [], "stream": [], "bare_stream": []}
+        results["rounds"] = {arm: [] for arm in ("default", "quiet", "bare", "stream", "bare_stream", "synth", "synth_stream")}
         # The default run sits between the two it is compared with, and the arms swap sides every round, so a box
         # that drifts faster or slower through a round favours neither side of a ratio.
         arms = {"default": (replay.port, files["json"]), "quiet": (quiet.port, files["json"]),
                 "bare": (bare[1], files["json"]), "stream": (replay.port, files["stream"]),
-                "bare_stream": (bare_sse[1], files["json"])}
+                "bare_stream": (bare_sse[1], files["json"]), "synth": (replay.port, files["synth"]),
+                "synth_stream": (replay.port, files["synth_stream"])}
         for i in range(rounds):
-            order = ["quiet", "default", "bare", "stream", "bare_stream"]
+            # Synthesis is compared with replay in the same rounds: run once after them, synthetic JSON read 0.48×
+            # of replay where the rounds before had read 0.81×, on one build.
+            order = ["quiet", "default", "synth", "synth_stream", "bare", "stream", "bare_stream"]
             if i % 2:
-                order = ["bare", "default", "quiet", "bare_stream", "stream"]
+                order = ["synth_stream", "synth", "bare", "default", "quiet", "bare_stream", "stream"]
             log(f"round {i + 1} of {rounds}: " + ", ".join(order))
             for arm in order:
                 port, body = arms[arm]
@@ -220,9 +262,9 @@ def main():
         results["stream"] = wrk(replay.port, files["stream"], 32, duration)
         results["stream"]["events_per_s"] = results["stream"]["rps"] * events_per_stream
         results["stream"]["events"] = events_per_stream
-        results["stream_first_event"] = first_byte_and_total(replay.port, stream_req, samples)
-        results["synth"] = wrk(replay.port, files["synth"], 32, duration)
-        results["synth_stream"] = wrk(replay.port, files["synth_stream"], 32, duration)
+        results["stream_first_event"] = first_byte_and_total([replay.port], stream_req, samples)[0]
+        results["synth"] = median_run(results["rounds"]["synth"])
+        results["synth_stream"] = median_run(results["rounds"]["synth_stream"])
         replay.stop()
         results["fds"] = (fds_before, None)
 
@@ -301,8 +343,8 @@ def write_report(r, args, scale_sizes):
     rec = r["record"]
     added_first = rec["proxied"]["first_p50"] - rec["direct"]["first_p50"]
     added_total = rec["proxied"]["total_p50"] - rec["direct"]["total_p50"]
-    record_ratio = rec["proxied_wrk"]["rps"] / rec["direct_wrk"]["rps"]
-    synth_ratio, synth_stream_ratio = r["synth"]["rps"] / default_rps, r["synth_stream"]["rps"] / default_rps
+    record_ratio = statistics.median(p["rps"] / d["rps"] for p, d in zip(rec["rounds"]["proxied"], rec["rounds"]["direct"]))
+    synth_ratio, synth_stream_ratio = paired("synth", "default"), paired("synth_stream", "default")
     ok = lambda cond: "met" if cond else "**missed**"
     n_rounds = len(rounds["default"])
     lines = [
@@ -330,14 +372,16 @@ def write_report(r, args, scale_sizes):
         "",
         "## Rounds at 32 connections (req/s, p99 ms)",
         "",
-        "| round | default | `--log-level warning` | bare | streamed replay | bare SSE | replay / bare | log line cost | streamed / bare SSE |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| round | default | `--log-level warning` | bare | streamed replay | bare SSE | synthetic JSON | synthetic stream | replay / bare | log line cost | streamed / bare SSE | synthetic JSON / replay | synthetic stream / replay | stolen |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i in range(n_rounds):
         x = {k: rounds[k][i] for k in rounds}
-        cells = [f"{x[k]['rps']:.0f}, {x[k]['p99']:.2f}" for k in ("default", "quiet", "bare", "stream", "bare_stream")]
+        cells = [f"{x[k]['rps']:.0f}, {x[k]['p99']:.2f}" for k in ("default", "quiet", "bare", "stream", "bare_stream", "synth", "synth_stream")]
         cells += [f"{x['default']['rps'] / x['bare']['rps']:.2f}", f"{(1 - x['default']['rps'] / x['quiet']['rps']) * 100:+.1f}%",
-                  f"{x['stream']['rps'] / x['bare_stream']['rps']:.2f}"]
+                  f"{x['stream']['rps'] / x['bare_stream']['rps']:.2f}", f"{x['synth']['rps'] / x['default']['rps']:.2f}",
+                  f"{x['synth_stream']['rps'] / x['default']['rps']:.2f}",
+                  f"{statistics.mean(x[k]['steal'] for k in x):.0f}%"]
         lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -368,7 +412,8 @@ def write_report(r, args, scale_sizes):
         f"| through `tapedeck --mode record` | {rec['proxied']['first_p50']:.2f} | {rec['proxied']['first_p99']:.2f} | {rec['proxied']['total_p50']:.2f} | {rec['proxied']['total_p99']:.2f} |",
         "",
         f"Added by recording: {added_first:+.2f} ms to the first byte, {added_total:+.2f} ms to the whole answer (the commit happens before the last event).",
-        f"At 32 clients (JSON): straight {rec['direct_wrk']['rps']:.0f} req/s (p99 {rec['direct_wrk']['p99']:.2f} ms), through record {rec['proxied_wrk']['rps']:.0f} req/s (p99 {rec['proxied_wrk']['p99']:.2f} ms).",
+        f"At 32 clients (JSON), the median of {len(rec['rounds']['direct'])} alternating rounds: straight {rec['direct_wrk']['rps']:.0f} req/s (p99 {rec['direct_wrk']['p99']:.2f} ms), through record {rec['proxied_wrk']['rps']:.0f} req/s (p99 {rec['proxied_wrk']['p99']:.2f} ms). Rounds (straight / through record, req/s, CPU stolen): "
+        + "; ".join(f"{d['rps']:.0f} ({d['steal']:.0f}%) / {p['rps']:.0f} ({p['steal']:.0f}%)" for d, p in zip(rec["rounds"]["direct"], rec["rounds"]["proxied"])) + ".",
         "",
         "## Cassette scale (lookups of one recorded request, 32 connections; the median of alternating rounds)",
         "",
