@@ -308,7 +308,7 @@ def main():
                     results["scale"][n]["runs"].append(wrk(servers[n].port, probe_file, 32, duration))
             for n in scale_sizes:
                 runs = results["scale"][n]["runs"]
-                results["scale"][n]["wrk"] = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+                results["scale"][n]["wrk"] = median_run(runs)
                 results["scale"][n]["rss_loaded"] = servers[n].rss_mb()
         finally:
             for srv in servers.values():
