@@ -189,6 +189,14 @@ def main():
                                             "messages": [{"role": "user", "content": f"scenario:text rec {i}"}]})
         direct, proxied = first_byte_and_total([fake.port, rec.port], stream_body, samples)
         results["record"] = {"direct": direct, "proxied": proxied}
+        # The fake's default stream comes in pieces of 1 to 89 bytes: the direct client has its first byte with the
+        # first piece, while Tapedeck passes whole events on, so that figure also holds the fake's ~25 writes of the
+        # first event. The real API writes an event at a time: measured that way too, beside it.
+        whole_body = lambda i: stream_body(i).replace("scenario:text", "scenario:whole")
+        status, _, whole_answer = post(rec.port, whole_body(-1))
+        assert status == 200 and b"event: message_stop" in whole_answer, "the whole-event stream did not come through"
+        whole_direct, whole_proxied = first_byte_and_total([fake.port, rec.port], whole_body, samples)
+        results["record"].update(whole_direct=whole_direct, whole_proxied=whole_proxied)
         rec.stop()
         log("record throughput at 32 clients")
         # Its own cassette: thousands of recorded occurrences must not change what replay is measured on.
@@ -343,6 +351,7 @@ def write_report(r, args, scale_sizes):
     rec = r["record"]
     added_first = rec["proxied"]["first_p50"] - rec["direct"]["first_p50"]
     added_total = rec["proxied"]["total_p50"] - rec["direct"]["total_p50"]
+    added_whole = rec["whole_proxied"]["first_p50"] - rec["whole_direct"]["first_p50"]
     record_ratio = statistics.median(p["rps"] / d["rps"] for p, d in zip(rec["rounds"]["proxied"], rec["rounds"]["direct"]))
     synth_ratio, synth_stream_ratio = paired("synth", "default"), paired("synth_stream", "default")
     ok = lambda cond: "met" if cond else "**missed**"
@@ -364,7 +373,7 @@ def write_report(r, args, scale_sizes):
         f"| streamed replay ≥ 0.8× bare serving the same SSE bytes (32 connections) | {stream_rps:.0f} vs {bare_stream_rps:.0f} req/s = {stream_ratio:.2f}× | {ok(stream_ratio >= 0.8)} |",
         f"| synthetic JSON ≥ 0.6× replay req/s | {r['synth']['rps']:.0f} req/s = {synth_ratio:.2f}× | {ok(synth_ratio >= 0.6)} |",
         f"| synthetic streams ≥ 0.4× replay req/s | {r['synth_stream']['rps']:.0f} req/s = {synth_stream_ratio:.2f}× | {ok(synth_stream_ratio >= 0.4)} |",
-        f"| record adds < 0.5 ms to time to first byte (p50) | +{added_first:.2f} ms | {ok(added_first < 0.5)} |",
+        f"| record adds < 0.5 ms to time to first byte (p50) | +{added_first:.2f} ms (a stream in odd pieces); +{added_whole:.2f} ms (an event per write, as the API sends) | {ok(max(added_first, added_whole) < 0.5)} |",
         f"| record throughput at 32 clients ≥ 0.5× going direct | {rec['proxied_wrk']['rps']:.0f} vs {rec['direct_wrk']['rps']:.0f} req/s = {record_ratio:.2f}× | {ok(record_ratio >= 0.5)} |",
         f"| {scale_sizes[-1]:,}-interaction lookups within 10% of {scale_sizes[0]}-interaction ones | {big['wrk']['rps']:.0f} vs {small['wrk']['rps']:.0f} req/s ({scale_delta:+.1f}% slower, the median of the rounds) | {ok(scale_delta <= 10)} |",
         f"| cold start < 300 ms with {scale_sizes[-1]:,} interactions | {big['cold_ms']:.0f} ms to the first replayed answer | {ok(big['cold_ms'] < 300)} |",
@@ -410,8 +419,10 @@ def write_report(r, args, scale_sizes):
         "|---|---|---|---|---|",
         f"| straight to the fake upstream | {rec['direct']['first_p50']:.2f} | {rec['direct']['first_p99']:.2f} | {rec['direct']['total_p50']:.2f} | {rec['direct']['total_p99']:.2f} |",
         f"| through `tapedeck --mode record` | {rec['proxied']['first_p50']:.2f} | {rec['proxied']['first_p99']:.2f} | {rec['proxied']['total_p50']:.2f} | {rec['proxied']['total_p99']:.2f} |",
+        f"| straight to the fake upstream, an event per write | {rec['whole_direct']['first_p50']:.2f} | {rec['whole_direct']['first_p99']:.2f} | {rec['whole_direct']['total_p50']:.2f} | {rec['whole_direct']['total_p99']:.2f} |",
+        f"| through `tapedeck --mode record`, an event per write | {rec['whole_proxied']['first_p50']:.2f} | {rec['whole_proxied']['first_p99']:.2f} | {rec['whole_proxied']['total_p50']:.2f} | {rec['whole_proxied']['total_p99']:.2f} |",
         "",
-        f"Added by recording: {added_first:+.2f} ms to the first byte, {added_total:+.2f} ms to the whole answer (the commit happens before the last event).",
+        f"Added by recording: {added_first:+.2f} ms to the first byte, {added_total:+.2f} ms to the whole answer (the commit happens before the last event); with an event per write (the fake's `whole` scenario, as the API frames a stream), {added_whole:+.2f} ms to the first byte.",
         f"At 32 clients (JSON), the median of {len(rec['rounds']['direct'])} alternating rounds: straight {rec['direct_wrk']['rps']:.0f} req/s (p99 {rec['direct_wrk']['p99']:.2f} ms), through record {rec['proxied_wrk']['rps']:.0f} req/s (p99 {rec['proxied_wrk']['p99']:.2f} ms). Rounds (straight / through record, req/s, CPU stolen): "
         + "; ".join(f"{d['rps']:.0f} ({d['steal']:.0f}%) / {p['rps']:.0f} ({p['steal']:.0f}%)" for d, p in zip(rec["rounds"]["direct"], rec["rounds"]["proxied"])) + ".",
         "",

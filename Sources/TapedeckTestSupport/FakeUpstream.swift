@@ -11,7 +11,8 @@ import TapedeckTesting
 ///
 /// The scenario comes from the `fake-scenario` header, or from a last user message that starts with
 /// `scenario:NAME`. Scenarios: `text` (default), `thinking`, `tool`, `stop`, `midstream_error`, `disconnect`,
-/// `slow_first_byte`, `paced`, `gated`, `rate_limit`, `overloaded`, `non_json_error`. A `fake-model` header
+/// `slow_first_byte`, `paced`, `gated`, `whole` (the `text` stream an event per write, at once, as the real API
+/// frames a stream), `rate_limit`, `overloaded`, `non_json_error`. A `fake-model` header
 /// names the model of a JSON Messages answer. `/v1/files…` is a small Files API (`FakeFiles`), `/v1/messages/batches…`
 /// a Message Batches API (`FakeBatches`). Other paths under `/v1/` (any method) stand for what Tapedeck does
 /// not model: `…/binary` answers bytes that are not UTF-8, `…/events` a stream that is not the Messages API's
@@ -183,7 +184,7 @@ public final class FakeUpstream: Sendable {
                 case "disconnect":
                     try await writer.write(ByteBuffer(bytes: bytes.prefix(bytes.count / 2)))
                     throw FakeUpstreamError.hungUp
-                case "paced", "gated":
+                case "paced", "gated", "whole":
                     let events = SSEParser.parse(bytes)
                     for (i, event) in events.enumerated() {
                         if scenario == "paced", i > 0 { try await Task.sleep(for: .milliseconds(40)) }
