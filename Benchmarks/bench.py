@@ -417,10 +417,10 @@ def write_report(r, args, scale_sizes):
         "",
         "| path | first byte p50 ms | p99 ms | total p50 ms | p99 ms |",
         "|---|---|---|---|---|",
-        f"| straight to the fake upstream | {rec['direct']['first_p50']:.2f} | {rec['direct']['first_p99']:.2f} | {rec['direct']['total_p50']:.2f} | {rec['direct']['total_p99']:.2f} |",
-        f"| through `tapedeck --mode record` | {rec['proxied']['first_p50']:.2f} | {rec['proxied']['first_p99']:.2f} | {rec['proxied']['total_p50']:.2f} | {rec['proxied']['total_p99']:.2f} |",
-        f"| straight to the fake upstream, an event per write | {rec['whole_direct']['first_p50']:.2f} | {rec['whole_direct']['first_p99']:.2f} | {rec['whole_direct']['total_p50']:.2f} | {rec['whole_direct']['total_p99']:.2f} |",
-        f"| through `tapedeck --mode record`, an event per write | {rec['whole_proxied']['first_p50']:.2f} | {rec['whole_proxied']['first_p99']:.2f} | {rec['whole_proxied']['total_p50']:.2f} | {rec['whole_proxied']['total_p99']:.2f} |",
+        *(f"| {label} | {rec[key]['first_p50']:.2f} | {rec[key]['first_p99']:.2f} | {rec[key]['total_p50']:.2f} | {rec[key]['total_p99']:.2f} |"
+          for label, key in [("straight to the fake upstream", "direct"), ("through `tapedeck --mode record`", "proxied"),
+                             ("straight to the fake upstream, an event per write", "whole_direct"),
+                             ("through `tapedeck --mode record`, an event per write", "whole_proxied")]),
         "",
         f"Added by recording: {added_first:+.2f} ms to the first byte, {added_total:+.2f} ms to the whole answer (the commit happens before the last event); with an event per write (the fake's `whole` scenario, as the API frames a stream), {added_whole:+.2f} ms to the first byte.",
         f"At 32 clients (JSON), the median of {len(rec['rounds']['direct'])} alternating rounds: straight {rec['direct_wrk']['rps']:.0f} req/s (p99 {rec['direct_wrk']['p99']:.2f} ms), through record {rec['proxied_wrk']['rps']:.0f} req/s (p99 {rec['proxied_wrk']['p99']:.2f} ms). Rounds (straight / through record, req/s, CPU stolen): "
